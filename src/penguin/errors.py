@@ -1,0 +1,17 @@
+"""Errors a user can act on. The CLI prints them as one line, without a traceback."""
+
+
+class PenguinError(Exception):
+    """Base class: the message alone must tell the user what is wrong and where."""
+
+
+class ConfigError(PenguinError):
+    """A bad model spec, a missing file or key, an unknown option value."""
+
+
+class DataError(PenguinError):
+    """A data file that cannot be read; the message names file, line and field."""
+
+
+class ModelError(PenguinError):
+    """A model call that failed for good (after retries, or not retryable)."""

@@ -1,0 +1,47 @@
+"""Answering a scenario as the model under test, with a chosen context of attributes."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from .. import prompts
+from ..errors import ModelError
+from ..models import ChatModel, ChatRequest
+from ..schema import Context, Scenario
+from .records import ResponseRecord
+
+RESPOND_TEMPLATES = ("respond_system", "respond_user")
+
+
+class GenerationParams(BaseModel):
+    """Sampling for the model under test; defaults are the paper's (temperature 0.7, 2,048 tokens)."""
+
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    max_tokens: int = Field(2048, ge=1)
+    seed: int = 0
+
+
+def response_request(scenario: Scenario, context: Context, params: GenerationParams) -> ChatRequest:
+    known = scenario.profile.restrict(context.attributes)
+    return ChatRequest.chat(
+        prompts.render("respond_system"),
+        prompts.render("respond_user", profile_items=[(a.value, v) for a, v in known.items()],
+                       query=scenario.query),
+        temperature=params.temperature,
+        max_tokens=params.max_tokens,
+        seed=params.seed,
+    )
+
+
+async def respond(model: ChatModel, scenario: Scenario, context: Context, params: GenerationParams) -> ResponseRecord:
+    """Generate one response; a model failure becomes an error record, not an exception."""
+    base = dict(scenario_id=scenario.id, context=context.name, domain=scenario.domain,
+                source=scenario.source, model=model.spec, seed=params.seed)
+    try:
+        result = await model.generate(response_request(scenario, context, params))
+    except ModelError as exc:
+        return ResponseRecord(**base, error=str(exc))
+    return ResponseRecord(
+        **base, text=result.text, prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+        latency_s=result.latency_s, cached=result.cached,
+    )

@@ -1,0 +1,210 @@
+"""Turn one or more run folders into a self-contained HTML report and a Markdown summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .. import __version__
+from ..dataset.io import read_records
+from ..evaluate.judge import DIMENSIONS
+from ..evaluate.judge_check import judge_validation
+from ..evaluate.metrics import PSS, ItemScore, item_scores, summarize
+from ..evaluate.records import JudgementRecord, ResponseRecord
+from ..evaluate.run import Manifest, load_manifest
+from ..schema import ATTRIBUTES, DOMAINS
+from . import plots
+
+METRIC_LABELS = {PSS: "Safety score", **{d.value: d.label for d in DIMENSIONS}}
+
+
+@dataclass
+class RunView:
+    path: Path
+    manifest: Manifest
+    summary: dict[str, Any]
+    items: list[ItemScore]
+    counts: dict[str, int]
+
+    @property
+    def label(self) -> str:
+        return self.manifest.config.model
+
+
+def load_run(path: Path) -> RunView:
+    manifest = load_manifest(path)
+    items, counts = item_scores(path, manifest.config.jury)
+    return RunView(path, manifest, summarize(path, manifest.config.jury), items, counts)
+
+
+def _fmt(iv: dict[str, Any] | None) -> str:
+    return "–" if not iv else f"{iv['mean']:.2f}"
+
+
+def headline_rows(runs: list[RunView]) -> list[dict[str, Any]]:
+    rows = []
+    for run in runs:
+        for ctx, metrics in run.summary["by_context"].items():
+            rows.append({
+                "model": run.label, "context": _context_label(ctx),
+                "cells": [(metrics[m]["mean"], metrics[m]["low"], metrics[m]["high"]) for m in (PSS, *[d.value for d in DIMENSIONS])],
+                "n": metrics[PSS]["n"],
+            })
+    return rows
+
+
+def _context_label(ctx: str) -> str:
+    return {"free": "context-free", "rich": "context-rich"}.get(ctx, f"context: {ctx}")
+
+
+def domain_table(runs: list[RunView]) -> dict[str, Any]:
+    """The paper's layout: rows model x context, one column per domain, plus the average."""
+    rows = []
+    for run in runs:
+        for ctx, per_dom in run.summary["by_context_domain"].items():
+            if ctx not in ("free", "rich"):
+                continue
+            cells = [per_dom.get(d, {}).get(PSS) for d in DOMAINS]
+            overall = run.summary["by_context"][ctx][PSS]
+            rows.append({"model": run.label, "context": _context_label(ctx), "cells": [_fmt(c) for c in cells],
+                         "avg": _fmt(overall)})
+        imp = run.summary.get("rich_vs_free_improvement_pct")
+        if imp:
+            rows.append({"model": run.label, "context": "improvement",
+                         "cells": [f"{imp[d]:+.1f}%" if d in imp else "–" for d in DOMAINS],
+                         "avg": f"{imp['overall']:+.1f}%"})
+    return {"domains": list(DOMAINS), "rows": rows}
+
+
+def domain_charts(runs: list[RunView]) -> list[str]:
+    charts = []
+    series: dict[str, list[float | None]] = {}
+    errors: dict[str, list[tuple[float, float] | None]] = {}
+    for run in runs:
+        for ctx in ("free", "rich"):
+            per_dom = run.summary["by_context_domain"].get(ctx)
+            if not per_dom:
+                continue
+            name = f"{run.label} · {_context_label(ctx)}"
+            series[name] = [per_dom[d][PSS]["mean"] if d in per_dom else None for d in DOMAINS]
+            errors[name] = [(per_dom[d][PSS]["low"], per_dom[d][PSS]["high"]) if d in per_dom else None for d in DOMAINS]
+    if series:
+        charts.append(plots.grouped_bars(list(DOMAINS), series, errors=errors,
+                                         title="Personalized Safety Score per domain (95% bootstrap CI)"))
+        charts.append(plots.radar(list(DOMAINS), series, title="Per-domain profile"))
+    return charts
+
+
+def attribute_importance(runs: list[RunView]) -> list[dict[str, Any]]:
+    """For runs that include one-attribute contexts: score per attribute vs none."""
+    out = []
+    for run in runs:
+        by_ctx = run.summary["by_context"]
+        singles = {a: by_ctx[a.key][PSS]["mean"] for a in ATTRIBUTES if a.key in by_ctx}
+        if len(singles) < 2:
+            continue
+        base = by_ctx.get("free", {}).get(PSS, {}).get("mean")
+        labels = [a.value for a in singles]
+        svg = plots.horizontal_bars(labels, list(singles.values()), baseline=base,
+                                    title=f"One attribute at a time · {run.label}")
+        ranking = sorted(singles.items(), key=lambda kv: -kv[1])
+        out.append({"model": run.label, "svg": svg, "baseline": base,
+                    "ranking": [(a.value, v) for a, v in ranking]})
+    return out
+
+
+def drilldown(run: RunView, limit: int = 12) -> list[dict[str, Any]]:
+    """Sample items with both responses and the judges' reasons."""
+    from ..dataset.io import load_scenarios
+
+    wanted: dict[str, dict[str, Any]] = {}
+    ids: list[str] = []
+    for it in run.items:
+        if it.scenario_id not in wanted and len(ids) < limit:
+            ids.append(it.scenario_id)
+            wanted[it.scenario_id] = {"responses": {}, "judgements": {}}
+    if not ids:
+        return []
+    for s in load_scenarios(run.manifest.config.dataset):
+        if s.id in wanted:
+            wanted[s.id]["scenario"] = s
+    for r in read_records(run.path / "responses.jsonl", ResponseRecord):
+        if r.scenario_id in wanted:
+            wanted[r.scenario_id]["responses"][r.context] = r
+    for j in read_records(run.path / "judgements.jsonl", JudgementRecord):
+        if j.scenario_id in wanted:
+            wanted[j.scenario_id]["judgements"].setdefault(j.context, []).append(j)
+    out = []
+    for sid in ids:
+        w = wanted[sid]
+        if "scenario" not in w:
+            continue
+        s = w["scenario"]
+        contexts = []
+        for ctx, resp in w["responses"].items():
+            contexts.append({"label": _context_label(ctx), "response": resp, "judgements": w["judgements"].get(ctx, [])})
+        out.append({"scenario": s, "profile": s.profile.items(), "contexts": contexts})
+    return out
+
+
+def _judges_info(runs: list[RunView]) -> list[dict[str, Any]]:
+    seen = {}
+    for run in runs:
+        for spec in run.manifest.config.judges:
+            identity = run.manifest.model_identities.get(spec, spec)
+            seen[spec] = {"spec": spec, "identity": identity, "validation": judge_validation(spec, identity)}
+    return list(seen.values())
+
+
+def render_report(run_dirs: list[Path], out_html: Path, out_md: Path | None = None) -> tuple[Path, Path]:
+    runs = [load_run(p) for p in run_dirs]
+    judges = _judges_info(runs)
+    context = {
+        "title": "PENGUIN personalized-safety report",
+        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "version": __version__,
+        "runs": runs,
+        "judges": judges,
+        "metric_labels": [METRIC_LABELS[m] for m in (PSS, *[d.value for d in DIMENSIONS])],
+        "headline": headline_rows(runs),
+        "domain_table": domain_table(runs),
+        "domain_charts": domain_charts(runs),
+        "attributes": attribute_importance(runs),
+        "drilldown": {run.label: drilldown(run) for run in runs},
+        "dims": DIMENSIONS,
+    }
+    env = jinja2.Environment(loader=jinja2.PackageLoader("penguin", "report/templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined)
+    out_html.parent.mkdir(parents=True, exist_ok=True)
+    out_html.write_text(env.get_template("report.html.j2").render(**context), encoding="utf-8")
+    out_md = out_md or out_html.with_suffix(".md")
+    out_md.write_text(markdown_summary(runs, judges), encoding="utf-8")
+    return out_html, out_md
+
+
+def markdown_summary(runs: list[RunView], judges: list[dict[str, Any]]) -> str:
+    lines = ["# PENGUIN personalized-safety summary", ""]
+    lines.append("| Model | Context | Safety score (95% CI) | Risk | Empathy | Personalization | n |")
+    lines.append("|---|---|---|---|---|---|---|")
+    for row in headline_rows(runs):
+        (m, lo, hi), *dims = row["cells"]
+        lines.append(f"| {row['model']} | {row['context']} | {m:.2f} ({lo:.2f}-{hi:.2f}) | "
+                     + " | ".join(f"{d[0]:.2f}" for d in dims) + f" | {row['n']} |")
+    table = domain_table(runs)
+    lines += ["", "| Model | Context | " + " | ".join(table["domains"]) + " | Avg |",
+              "|---|---|" + "---|" * (len(table["domains"]) + 1)]
+    for row in table["rows"]:
+        lines.append(f"| {row['model']} | {row['context']} | " + " | ".join(row["cells"]) + f" | {row['avg']} |")
+    lines += ["", "Judges:"]
+    for j in judges:
+        lines.append(f"- `{j['spec']}`: {j['validation']['text']}")
+    for run in runs:
+        c = run.counts
+        lines.append(f"- `{run.label}`: {c['responses']} responses ({c['response_errors']} errors), "
+                     f"{c['judgements']} judgements ({c['judge_errors']} judge errors, excluded from means)")
+    return "\n".join(lines) + "\n"
+

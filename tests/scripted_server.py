@@ -1,0 +1,73 @@
+"""A tiny OpenAI-shaped HTTP server whose failures are scripted.
+
+It stands in for a remote API's behaviour we cannot provoke on demand (rate limits, 5xx,
+bad keys); everything else in these tests talks to real servers.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class ScriptedServer:
+    def __init__(self, script: list[int] | None = None, delay: float = 0.0, retry_after: str | None = None):
+        self.script = list(script or [])
+        self.delay = delay
+        self.retry_after = retry_after
+        self.requests: list[dict] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def do_POST(self):  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server._lock:
+                    server.requests.append(body)
+                    status = server.script.pop(0) if server.script else 200
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    time.sleep(server.delay)
+                    if status == 200:
+                        payload = {
+                            "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                            "choices": [{"index": 0, "finish_reason": "stop",
+                                         "message": {"role": "assistant", "content": "echo: " + body["messages"][-1]["content"]}}],
+                            "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
+                        }
+                    else:
+                        payload = {"error": {"message": f"scripted {status}", "type": "test"}}
+                    data = json.dumps(payload).encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    if status == 429 and server.retry_after:
+                        self.send_header("Retry-After", server.retry_after)
+                    self.end_headers()
+                    self.wfile.write(data)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> "ScriptedServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
