@@ -1,0 +1,1 @@
+"""PENGUIN data: files, sampler, bundled set, importers and the LLM pipelines."""

@@ -160,10 +160,11 @@ def judge_validation(spec: str, identity: str) -> dict[str, Any]:
         record = None
     embedded = spec.startswith("local:smollm2")
     if record is None:
-        text = "not validated: no judge-check has been run for this judge (penguin judge-check --judge " + spec + ")."
+        text = f"not validated: no judge-check has been run for this judge (penguin judge-check --judge {spec})."
         if embedded:
             text = ("not validated: the embedded 135M model is not a reliable judge (it scores harmful and careful "
-                    "answers alike); these scores only show that the pipeline runs. " + text)
+                    "answers alike), so these scores only show that the pipeline runs. Use a capable judge and "
+                    f"check it with penguin judge-check --judge SPEC.")
         return {"validated": False, "text": text}
     dims = record["dimensions"]
     qwks = {d: dims[d]["qwk"] for d in dims}

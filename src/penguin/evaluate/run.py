@@ -192,9 +192,8 @@ class Runner:
         tmp.replace(manifest_path)
 
     async def execute(self, progress: bool = True) -> Counters:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         cfg = self.config
-        n_scenarios = sum(1 for _ in select_scenarios(cfg))
+        n_scenarios = sum(1 for _ in select_scenarios(cfg))  # also validates the selection
         if n_scenarios == 0:
             raise DataError("the selection is empty: no scenarios match the given domains/limits")
         total = n_scenarios * len(self.contexts)
@@ -204,6 +203,7 @@ class Runner:
         ]
         output = None if cfg.judge_output == "auto" else cfg.judge_output
         judges = [Judge(m, output=output, max_tokens=cfg.judge_max_tokens) for m in judge_models]
+        self.run_dir.mkdir(parents=True, exist_ok=True)
         self._write_manifest(model, judges, total)
         state = RunState.load(self.run_dir, cfg.judges)
         started = time.perf_counter()

@@ -117,14 +117,16 @@ def attribute_importance(runs: list[RunView]) -> list[dict[str, Any]]:
     return out
 
 
-def drilldown(run: RunView, limit: int = 12) -> list[dict[str, Any]]:
-    """Sample items with both responses and the judges' reasons."""
+def drilldown(run: RunView, per_domain: int = 2) -> list[dict[str, Any]]:
+    """Sample items (a few per domain) with every response and the judges' reasons."""
     from ..dataset.io import load_scenarios
 
     wanted: dict[str, dict[str, Any]] = {}
     ids: list[str] = []
+    taken: dict[str, int] = {}
     for it in run.items:
-        if it.scenario_id not in wanted and len(ids) < limit:
+        if it.scenario_id not in wanted and taken.get(it.domain, 0) < per_domain:
+            taken[it.domain] = taken.get(it.domain, 0) + 1
             ids.append(it.scenario_id)
             wanted[it.scenario_id] = {"responses": {}, "judgements": {}}
     if not ids:

@@ -1,0 +1,1 @@
+"""Evaluation: respond, judge, runs, metrics, attribute analyses, judge-check."""

@@ -1,0 +1,1 @@
+"""Reports: self-contained HTML and a Markdown summary."""

@@ -1,0 +1,84 @@
+"""The command line: --help everywhere, and bad input gives one clear line, no traceback."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PENGUIN = [str(Path(sys.executable).parent / "penguin")]
+
+
+def run(*args, env=None, input=None):
+    e = dict(os.environ)
+    e.pop("OPENAI_API_KEY", None)
+    e.pop("OPENAI_BASE_URL", None)
+    e.update(env or {})
+    return subprocess.run([*PENGUIN, *args], capture_output=True, text=True, env=e, input=input, timeout=120)
+
+
+def test_version_and_help_on_every_command():
+    assert run("--version").stdout.startswith("penguin ")
+    commands = [[], ["eval"], ["report"], ["judge-check"], ["quickstart"], ["models"], ["models", "list"],
+                ["models", "check"], ["cache"], ["cache", "stats"], ["cache", "clear"], ["data"]]
+    commands += [["data", c] for c in ("build", "validate", "stats", "import", "export", "generate", "extract")]
+    for cmd in commands:
+        res = run(*cmd, "--help")
+        assert res.returncode == 0 and "Usage" in res.stdout, cmd
+
+
+@pytest.mark.parametrize("spec,message", [
+    ("mystery:model", "unknown backend 'mystery'"),
+    ("smollm2", "malformed model spec 'smollm2'"),
+    ("local:", "nothing after 'local:'"),
+    ("local:/nowhere/model.gguf", "no GGUF file at /nowhere/model.gguf"),
+    ("openai:gpt-4o", "no API key; set OPENAI_API_KEY"),
+    ("openai:gpt-4o?colour=blue", "unknown option 'colour' for openai"),
+    ("openai:gpt-4o?concurrency=many", "concurrency='many'"),
+    ("azure:dep", "AZURE_OPENAI_ENDPOINT"),
+])
+def test_bad_model_specs_fail_with_one_clear_line(spec, message):
+    res = run("models", "check", spec)
+    assert res.returncode == 2
+    assert message in res.stderr
+    assert "Traceback" not in res.stderr + res.stdout
+    assert len(res.stderr.strip().splitlines()) <= 2  # one message, possibly wrapped
+
+
+def test_not_a_gguf(tmp_path):
+    fake = tmp_path / "model.gguf"
+    fake.write_bytes(b"not a model")
+    res = run("models", "check", f"local:{fake}")
+    assert res.returncode == 2 and "not a GGUF file" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_validate_exit_codes_and_messages(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x"}\n{broken\n')
+    res = run("data", "validate", str(bad))
+    assert res.returncode == 1
+    assert "bad.jsonl:1: field 'domain'" in res.stderr and "bad.jsonl:2: malformed JSON" in res.stderr
+    good = tmp_path / "good.jsonl"
+    assert run("data", "export", str(good), "--format", "jsonl").returncode == 0
+    res = run("data", "validate", str(good))
+    assert res.returncode == 0 and "7000 valid scenarios" in res.stdout
+
+
+def test_eval_rejects_bad_options_before_doing_work(tmp_path):
+    res = run("eval", "--variants", "free,telepathy", "--out", str(tmp_path))
+    assert res.returncode == 2 and "unknown attribute 'telepathy'" in res.stderr
+    res = run("eval", "--domains", "Cooking", "--out", str(tmp_path))
+    assert res.returncode == 2 and "unknown domain(s) Cooking" in res.stderr
+    res = run("eval", "--dataset", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path))
+    assert res.returncode == 2 and "no such file" in res.stderr
+    res = run("eval", "--resume", str(tmp_path))
+    assert res.returncode == 2 and "not a run folder" in res.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stats_json():
+    res = run("data", "stats", "--json")
+    assert res.returncode == 0
+    assert json.loads(res.stdout)["total"] == 7000
