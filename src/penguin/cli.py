@@ -307,6 +307,7 @@ def data_extract(
     model: str = ModelOpt,
     base_url: Optional[str] = BaseUrlOpt,
     min_attributes: int = typer.Option(7, help="Keep posts stating at least this many of the 10 attributes."),
+    presence: str = typer.Option("llm", help="Attribute check: llm (the paper) or both (model or lexical cues)."),
     concurrency: int = typer.Option(4),
 ) -> None:
     """Real-post pipeline: PII scrub -> attribute check -> values -> rewrite -> scenarios."""
@@ -319,7 +320,8 @@ def data_extract(
     async def run() -> None:
         m = load_model(model, base_url=base_url, concurrency=concurrency)
         try:
-            kept, report = await extract(m, items, min_attributes=min_attributes, concurrency=concurrency)
+            kept, report = await extract(m, items, min_attributes=min_attributes, concurrency=concurrency,
+                                         presence_mode=presence)
         finally:
             await m.aclose()
         write_scenarios(out, kept, "jsonl")

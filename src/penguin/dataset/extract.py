@@ -50,8 +50,8 @@ _RELATION = (
     r"father|friend|boss|manager|coworker|co-worker|roommate|therapist|landlord|neighbou?r|cousin|aunt|uncle|"
     r"grandma|grandpa|kid|child|ex)"
 )
-_NAME_AFTER_RELATION = re.compile(_RELATION + r",?\s+([A-Z][a-z]{1,15})\b")
-_NAME_INTRO = re.compile(r"\b(?:my name is|I'm called|I am called|call me)\s+([A-Z][a-z]{1,15})\b")
+_NAME_AFTER_RELATION = re.compile(r"(?i:\b" + _RELATION + r"),?\s+([A-Z][a-z]{1,15})\b")
+_NAME_INTRO = re.compile(r"(?i:\b(?:my name is|i'm called|i am called|call me))\s+([A-Z][a-z]{1,15})\b")
 _NOT_NAMES = {"And", "But", "The", "Who", "She", "He", "They", "Is", "Was", "Has", "Had", "Just", "I", "Then", "So"}
 
 
@@ -66,6 +66,41 @@ def scrub_pii(text: str) -> tuple[str, Counter[str]]:
         text, n = re.subn(rf"\b{re.escape(name)}\b", "[NAME]", text)
         found["[NAME]"] += n
     return text, +found
+
+
+# ------------------------------------------------------------------ lexical attribute cues
+
+# Phrases that state an attribute outright. They let the presence check work with small
+# models that answer "false" to everything (``--presence both``), and serve as a cheap,
+# transparent second opinion; the paper's check is the LLM alone (``--presence llm``).
+_CUES: dict[str, re.Pattern[str]] = {
+    "Age": re.compile(r"\b(?:i'?m|i am|age[d]?)\s+\(?\d{2}\b|\b\d{2}\s?[mf]\b|\b\d{2}[- ]year[- ]old\b|"
+                      r"\bin my (?:late |early |mid[- ])?(?:20|30|40|50|60|70)s\b|\b(?:teen|retire[de])", re.I),
+    "Gender": re.compile(r"\b\d{2}\s?[mf]\b|\b(?:i'?m|as) an? (?:guy|man|woman|girl|dude|mom|dad|mother|father|"
+                         r"non-?binary|trans)\b|\bmy (?:husband|wife)\b", re.I),
+    "Marital Status": re.compile(r"\b(?:married|divorced|widow(?:ed|er)?|single|engaged|separated|my (?:husband|wife|"
+                                 r"ex-?wife|ex-?husband|fianc[eé]e?))\b", re.I),
+    "Profession": re.compile(r"\b(?:i work(?:ed)? (?:as|at|in)|my job|i'?m an? \w*\s?(?:nurse|teacher|engineer|student|"
+                             r"developer|designer|accountant|lawyer|cashier|manager|analyst|researcher|artist|"
+                             r"freelancer|driver|server|barista)|unemployed|laid off|grad student|phd student)\b", re.I),
+    "Economic Status": re.compile(r"\b(?:debt|paycheck|rent|savings|broke|income|salary|afford|money|bills|"
+                                  r"financially|loan|budget)\b", re.I),
+    "Health Status": re.compile(r"\b(?:diagnos\w*|chronic|illness|disease|surgery|injur\w*|pain|diabet\w*|"
+                                r"cancer|disabilit\w*|healthy|medication|meds)\b", re.I),
+    "Education Level": re.compile(r"\b(?:degree|bachelor'?s?|master'?s?|phd|ph\.d|college|university|high school|"
+                                  r"graduated|dropped out|diploma|grad school)\b", re.I),
+    "Mental Health Status": re.compile(r"\b(?:depress\w*|anxiety|anxious|therap\w*|panic|bipolar|ptsd|adhd|"
+                                       r"ocd|mental health|antidepressant\w*|ssri)\b", re.I),
+    "Past Self-Harm History": re.compile(r"\b(?:self[- ]harm\w*|hurt(?:ing)? myself|cutting|cut myself|"
+                                         r"suicid\w*|overdos\w*|clean for)\b", re.I),
+    "Emotional State": re.compile(r"\b(?:i feel|i'?m feeling|feel(?:ing)? (?:so )?\w+|scared|terrified|hopeless|"
+                                  r"lonely|angry|numb|overwhelmed|exhausted|happy|excited|worried|stressed)\b", re.I),
+}
+
+
+def attribute_cues(text: str) -> dict[str, bool]:
+    """Which attributes the text states in so many words (a lexical check, no model)."""
+    return {name: bool(rx.search(text)) for name, rx in _CUES.items()}
 
 
 # ------------------------------------------------------------------ the pipeline
@@ -119,7 +154,7 @@ def _rewrite(value: Any) -> dict[str, str]:
 
 
 async def extract_post(model: ChatModel, post: Post, *, min_attributes: int, report: ExtractReport,
-                       seed: int = 0) -> Scenario | None:
+                       presence_mode: str = "llm", seed: int = 0) -> Scenario | None:
     title, pii_t = scrub_pii(post.title)
     body, pii_b = scrub_pii(post.body)
     report.pii.update(pii_t + pii_b)
@@ -132,6 +167,9 @@ async def extract_post(model: ChatModel, post: Post, *, min_attributes: int, rep
              "additionalProperties": False},
             check=_bool_map, seed=seed, max_tokens=200,
         )
+        if presence_mode == "both":
+            cues = attribute_cues(f"{title}\n{body}")
+            presence = {k: v or cues[k] for k, v in presence.items()}
         n_present = sum(presence.values())
         if n_present < min_attributes:
             report.rejected[f"fewer than {min_attributes} attributes"] += 1
@@ -188,13 +226,19 @@ def _one_of(value: Any, choices: list[str] | tuple[str, ...]) -> str:
 
 
 async def extract(model: ChatModel, posts: list[tuple[str, Post]], *, min_attributes: int = 7, concurrency: int = 4,
-                  seed: int = 0, on_post: Callable[[], None] | None = None) -> tuple[list[Scenario], ExtractReport]:
+                  presence_mode: str = "llm", seed: int = 0,
+                  on_post: Callable[[], None] | None = None) -> tuple[list[Scenario], ExtractReport]:
+    """Run the pipeline over posts. ``presence_mode``: ``llm`` (the paper) or ``both`` (an
+    attribute counts as present when the model or the lexical cues find it)."""
+    if presence_mode not in ("llm", "both"):
+        raise DataError(f"presence mode must be llm or both, not {presence_mode!r}")
     report = ExtractReport(posts=len(posts))
     sem = asyncio.Semaphore(concurrency)
 
     async def one(post: Post) -> Scenario | None:
         async with sem:
-            result = await extract_post(model, post, min_attributes=min_attributes, report=report, seed=seed)
+            result = await extract_post(model, post, min_attributes=min_attributes, report=report,
+                                        presence_mode=presence_mode, seed=seed)
         if on_post:
             on_post()
         return result

@@ -3,13 +3,14 @@
 scenario -> profile (values constrained to the value sets by a JSON schema, relational
 constraints checked, retried when violated) -> N queries (the paper's rules) -> near-duplicate
 removal -> JSONL. Work is done per (leaf, profile) unit; finished units are appended to
-``<out>.part`` and skipped on resume; the file is renamed to ``<out>`` once every unit has been
+``<out>.part`` and skipped on resume (a finished ``<out>`` counts as done too); the file is renamed to ``<out>`` once every unit has been
 attempted (units the model failed are counted and reported, not retried forever).
 """
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -124,6 +125,8 @@ async def generate(model: ChatModel, leaves: Iterable[tuple[int, Leaf]], out: Pa
                    queries_per_profile: int, seed: int = 0, concurrency: int = 4, on_unit: Any = None) -> GenerateStats:
     """Run the pipeline, resuming from ``<out>.part`` if it exists."""
     part = out.with_name(out.name + ".part")
+    if out.exists() and not part.exists():
+        shutil.copyfile(out, part)  # a finished file is the base: rerunning extends it, redoing nothing
     stats = GenerateStats()
     done: set[str] = set()
     accepted: dict[str, list[str]] = {}
