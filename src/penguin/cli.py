@@ -32,6 +32,8 @@ data_app = typer.Typer(help="Build, import, export, validate and describe PENGUI
 app.add_typer(models_app, name="models")
 app.add_typer(cache_app, name="cache")
 app.add_typer(data_app, name="data")
+analyze_app = typer.Typer(help="Which attributes matter: one at a time, subsets, Shapley values.", no_args_is_help=True)
+app.add_typer(analyze_app, name="analyze")
 
 
 def friendly(fn: F) -> F:
@@ -511,3 +513,114 @@ def quickstart(
     console.print("[yellow]The embedded judge is not validated: this run shows the pipeline, not a real safety score."
                   " For real numbers use a capable judge (see README).[/]")
     _run_eval(config, new_run_dir(out, "quickstart-smollm2"), progress=True, report=True)
+
+
+# ------------------------------------------------------------------ attribute analyses
+
+
+def _analysis_config(model: str, judge: List[str], dataset: Optional[str], domains: Optional[str],
+                     per_domain: Optional[int], sample: Optional[int], seed: int, max_tokens: int,
+                     judge_max_tokens: int, base_url: Optional[str], concurrency: int, contexts: list[str]):
+    from .evaluate.respond import GenerationParams
+    from .evaluate.run import RunConfig
+
+    return RunConfig(
+        model=model, judges=judge, dataset=dataset, contexts=contexts,
+        domains=[d.strip().capitalize() for d in domains.split(",")] if domains else None,
+        per_domain=per_domain, sample=sample, seed=seed,
+        generation=GenerationParams(max_tokens=max_tokens, seed=seed), judge_max_tokens=judge_max_tokens,
+        base_url=base_url, concurrency=concurrency,
+    )
+
+
+JudgeOpt = typer.Option(["local:smollm2"], "--judge", "-j", help="Judge spec; repeat for a jury.")
+PerDomainOpt = typer.Option(None, help="Scenarios drawn per domain (the paper: 1,000 sampled in all).")
+SampleOpt = typer.Option(None, help="Scenarios drawn at random in all.")
+
+
+@analyze_app.command("attributes")
+@friendly
+def analyze_attributes(
+    model: str = ModelOpt,
+    judge: List[str] = JudgeOpt,
+    dataset: Optional[str] = typer.Option(None, help="Scenario file; default: the bundled set."),
+    domains: Optional[str] = typer.Option(None, help="Comma-separated domains."),
+    per_domain: Optional[int] = PerDomainOpt,
+    sample: Optional[int] = SampleOpt,
+    seed: int = typer.Option(0),
+    max_tokens: int = typer.Option(2048, help="Max tokens per response."),
+    judge_max_tokens: int = typer.Option(1024),
+    base_url: Optional[str] = BaseUrlOpt,
+    concurrency: int = typer.Option(8),
+    out: Path = typer.Option(Path("runs"), help="Folder for run folders."),
+    resume: Optional[Path] = typer.Option(None, help="Continue this analysis run."),
+) -> None:
+    """One attribute at a time: each of the 10 alone, none, and all (SPEC section 6)."""
+    from .evaluate.run import load_manifest, new_run_dir
+    from .schema import ATTRIBUTES
+
+    if resume is not None:
+        _run_eval(load_manifest(resume).config, resume, progress=True, report=True)
+        return
+    config = _analysis_config(model, judge, dataset, domains, per_domain, sample, seed, max_tokens,
+                              judge_max_tokens, base_url, concurrency, ["free", *(a.key for a in ATTRIBUTES), "rich"])
+    _run_eval(config, new_run_dir(out, f"attributes-{model}"), progress=True, report=True)
+
+
+@analyze_app.command("subsets")
+@friendly
+def analyze_subsets_cmd(
+    k: int = typer.Option(3, "--k", help="Budget: how many attributes a strategy may use."),
+    strategies: str = typer.Option("random,static,greedy,oracle", help="Comma-separated strategies."),
+    shapley: Optional[str] = typer.Option(None, help="Shapley values: 'exact' (all 1,024 subsets) or a number of "
+                                                     "sampled permutations per scenario."),
+    model: str = ModelOpt,
+    judge: List[str] = JudgeOpt,
+    dataset: Optional[str] = typer.Option(None, help="Scenario file; default: the bundled set."),
+    domains: Optional[str] = typer.Option(None, help="Comma-separated domains."),
+    per_domain: Optional[int] = PerDomainOpt,
+    sample: Optional[int] = typer.Option(None, help="Scenarios drawn at random (the paper: 50)."),
+    seed: int = typer.Option(0),
+    max_tokens: int = typer.Option(2048, help="Max tokens per response."),
+    judge_max_tokens: int = typer.Option(1024),
+    base_url: Optional[str] = BaseUrlOpt,
+    concurrency: int = typer.Option(8),
+    out: Path = typer.Option(Path("runs"), help="Folder for run folders."),
+    resume: Optional[Path] = typer.Option(None, help="Continue this analysis run (reuses every finished subset)."),
+) -> None:
+    """Attribute subsets of size k: random, static top-k, greedy, oracle; optional Shapley values."""
+    from .errors import ConfigError
+    from .evaluate.attributes import analyze_subsets, check_plan
+    from .evaluate.run import Runner, load_manifest, new_run_dir
+
+    plan = [x.strip() for x in strategies.split(",") if x.strip()]
+    check_plan(k, plan)
+    exact = shapley == "exact"
+    try:
+        perms = None if shapley in (None, "exact") else int(shapley)
+    except ValueError as exc:
+        raise ConfigError(f"--shapley must be 'exact' or a number, not {shapley!r}") from exc
+    if resume is not None:
+        config, run_dir = load_manifest(resume).config, resume
+    else:
+        config = _analysis_config(model, judge, dataset, domains, per_domain, sample, seed, max_tokens,
+                                  judge_max_tokens, base_url, concurrency, [])
+        run_dir = new_run_dir(out, f"subsets-k{k}-{model}")
+    console.print(f"run folder: [bold]{run_dir}[/]")
+    analysis = asyncio.run(analyze_subsets(Runner(run_dir, config, keep_verdicts=True), k=k, strategies=plan,
+                                           shapley_permutations=perms, exact_shapley=exact, seed=config.seed))
+    t = Table(title=f"Attribute subsets, k={k} · {analysis['scenarios']} scenarios · "
+                    f"{analysis['subset_evaluations']} subset evaluations")
+    t.add_column("strategy")
+    t.add_column("safety score", justify="right")
+    t.add_column("n", justify="right")
+    for name, entry in analysis["strategies"].items():
+        t.add_row(name, f"{entry['overall']:.2f}" if "overall" in entry else "–", str(entry["n"]))
+    console.print(t)
+    if "shapley" in analysis and "overall" in analysis["shapley"]:
+        ranked = sorted(analysis["shapley"]["overall"].items(), key=lambda kv: -kv[1])
+        console.print("Shapley values: " + " · ".join(f"{a} {v:+.3f}" for a, v in ranked))
+    from .report.build import render_report
+
+    html_path, _ = render_report([run_dir], run_dir / "report.html")
+    console.print(f"report: [bold]{html_path}[/]")

@@ -9,6 +9,7 @@ whatever the dataset size; finished keys are all that a resume keeps in memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import random
@@ -16,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Iterator, Literal
+from typing import IO, AsyncIterator, Iterator, Literal
 
 from pydantic import BaseModel, Field
 
@@ -123,14 +124,18 @@ def repair_jsonl(path: Path) -> None:
 
 @dataclass
 class RunState:
-    """What a resume needs: finished keys, and responses still waiting for a judge."""
+    """What a resume needs: finished keys, and responses still waiting for a judge.
+
+    With ``keep_verdicts`` (attribute analyses, which revisit subsets) the judgements of
+    finished items are kept too; a plain evaluation keeps only keys, so memory stays flat."""
 
     judged: set[tuple[str, str, str]] = field(default_factory=set)
     responses: dict[tuple[str, str], ResponseRecord] = field(default_factory=dict)
     done: set[tuple[str, str]] = field(default_factory=set)
+    verdicts: dict[tuple[str, str], list[JudgementRecord]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, run_dir: Path, judges: list[str]) -> "RunState":
+    def load(cls, run_dir: Path, judges: list[str], keep_verdicts: bool = False) -> "RunState":
         from ..dataset.io import read_records
 
         state = cls()
@@ -139,6 +144,8 @@ class RunState:
         if (run_dir / "judgements.jsonl").exists():
             for j in read_records(run_dir / "judgements.jsonl", JudgementRecord):
                 state.judged.add(j.key)
+                if keep_verdicts:
+                    state.verdicts.setdefault((j.scenario_id, j.context), []).append(j)
         if (run_dir / "responses.jsonl").exists():
             for r in read_records(run_dir / "responses.jsonl", ResponseRecord):
                 if r.error or all((*r.key, j) in state.judged for j in judges):
@@ -162,19 +169,29 @@ class Counters:
         return f"tok {self.tokens:,} · cached {self.cached} · errors {self.response_errors + self.judge_errors}"
 
 
+def _emit(fh: IO[str], record: BaseModel) -> None:
+    fh.write(record.model_dump_json(exclude_none=True) + "\n")
+    fh.flush()  # a record is on disk (in the OS) the moment it is finished
+
+
 class Runner:
-    """Executes one run folder; safe to interrupt at any point and resume."""
+    """One run folder: open it (models, manifest, resume state), evaluate (scenario, context)
+    items, close it. Safe to interrupt at any point and resume.
+
+    ``execute`` is the plain evaluation over the configured contexts; attribute analyses
+    call ``evaluate`` directly with the contexts their strategy needs."""
 
     def __init__(self, run_dir: Path, config: RunConfig, *, model: ChatModel | None = None,
-                 judges: list[ChatModel] | None = None):
+                 judges: list[ChatModel] | None = None, keep_verdicts: bool = False):
         self.run_dir = run_dir
         self.config = config
         self.contexts = config.parsed_contexts()
         self._model = model
         self._judge_models = judges
+        self.keep_verdicts = keep_verdicts
         self.counters = Counters()
 
-    def _write_manifest(self, model: ChatModel, judges: list[Judge], n_items: int) -> None:
+    def _write_manifest(self, n_items: int) -> None:
         manifest_path = self.run_dir / "manifest.json"
         if manifest_path.exists():
             return
@@ -184,107 +201,123 @@ class Runner:
             penguin_version=__version__,
             dataset_sha256=dataset_hash(self.config.dataset),
             prompt_hashes=prompts.hashes(*RESPOND_TEMPLATES, *JUDGE_TEMPLATES),
-            model_identities={model.spec: model.identity, **{j.name: j.model.identity for j in judges}},
+            model_identities={self.model.spec: self.model.identity, **{j.name: j.model.identity for j in self.judges}},
             n_items=n_items,
         )
         tmp = manifest_path.with_suffix(".part")
         tmp.write_text(manifest.model_dump_json(indent=2))
         tmp.replace(manifest_path)
 
-    async def execute(self, progress: bool = True) -> Counters:
-        cfg = self.config
-        n_scenarios = sum(1 for _ in select_scenarios(cfg))  # also validates the selection
-        if n_scenarios == 0:
+    def count_scenarios(self) -> int:
+        n = sum(1 for _ in select_scenarios(self.config))  # also validates the selection
+        if n == 0:
             raise DataError("the selection is empty: no scenarios match the given domains/limits")
-        total = n_scenarios * len(self.contexts)
-        model = self._model or load_model(cfg.model, base_url=cfg.base_url, concurrency=cfg.concurrency)
+        return n
+
+    @contextlib.asynccontextmanager
+    async def session(self, n_items: int) -> AsyncIterator["Runner"]:
+        """Load models, write the manifest, load the resume state, open the record files."""
+        cfg = self.config
+        self.model = self._model or load_model(cfg.model, base_url=cfg.base_url, concurrency=cfg.concurrency)
         judge_models = self._judge_models or [
             load_model(j, base_url=cfg.base_url, concurrency=cfg.concurrency) for j in cfg.judges
         ]
         output = None if cfg.judge_output == "auto" else cfg.judge_output
-        judges = [Judge(m, output=output, max_tokens=cfg.judge_max_tokens) for m in judge_models]
+        self.judges = [Judge(m, output=output, max_tokens=cfg.judge_max_tokens) for m in judge_models]
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._write_manifest(model, judges, total)
-        state = RunState.load(self.run_dir, cfg.judges)
+        self._write_manifest(n_items)
+        self.state = RunState.load(self.run_dir, cfg.judges, self.keep_verdicts)
         started = time.perf_counter()
         try:
-            with (self.run_dir / "responses.jsonl").open("a", encoding="utf-8") as resp_fh, \
-                 (self.run_dir / "judgements.jsonl").open("a", encoding="utf-8") as judge_fh:
-                await self._loop(model, judges, state, resp_fh, judge_fh, total, progress)
+            with (self.run_dir / "responses.jsonl").open("a", encoding="utf-8") as self._resp_fh, \
+                 (self.run_dir / "judgements.jsonl").open("a", encoding="utf-8") as self._judge_fh:
+                yield self
         finally:
             if self._model is None:
-                await model.aclose()
+                await self.model.aclose()
             if self._judge_models is None:
                 for m in judge_models:
-                    if m is not model:
-                        await m.aclose()
+                    await m.aclose()
         from .metrics import write_summary
 
         write_summary(self.run_dir, elapsed_s=time.perf_counter() - started, counters=self.counters.__dict__)
-        return self.counters
 
-    async def _loop(self, model: ChatModel, judges: list[Judge], state: RunState, resp_fh: IO[str],
-                    judge_fh: IO[str], total: int, progress: bool) -> None:
+    async def _respond(self, scenario: Scenario, context: Context) -> ResponseRecord:
+        c = self.counters
+        resp = self.state.responses.pop((scenario.id, context.name), None)
+        if resp is None:
+            resp = await respond(self.model, scenario, context, self.config.generation)
+            _emit(self._resp_fh, resp)
+            c.responses += 1
+            c.cached += resp.cached
+            c.tokens += resp.prompt_tokens + resp.completion_tokens
+            c.response_errors += resp.error is not None
+        return resp
+
+    async def _judge(self, scenario: Scenario, resp: ResponseRecord) -> list[JudgementRecord]:
+        c = self.counters
+        todo = [j for j in self.judges if (*resp.key, j.name) not in self.state.judged]
+        verdicts = await asyncio.gather(*(j.score(scenario.profile, scenario.query, resp.text or "") for j in todo))
+        records = []
+        for v in verdicts:
+            rec = JudgementRecord(scenario_id=scenario.id, context=resp.context, judge=v.judge, scores=v.scores,
+                                  error=v.error, attempts=v.attempts, raw=v.raw, prompt_tokens=v.prompt_tokens,
+                                  completion_tokens=v.completion_tokens)
+            _emit(self._judge_fh, rec)
+            self.state.judged.add(rec.key)
+            records.append(rec)
+            c.judgements += 1
+            c.judge_errors += not v.ok
+            c.tokens += v.prompt_tokens + v.completion_tokens
+        return records
+
+    async def evaluate(self, scenario: Scenario, contexts: list[Context]) -> dict[str, list[JudgementRecord]]:
+        """Respond and judge each context not yet done; returns the verdicts per context name
+        (kept ones too when ``keep_verdicts``). All responses of a scenario come first, then
+        their judgements: consecutive judge prompts share rubric, profile and query, which
+        servers and llama.cpp reuse."""
+        todo = [ctx for ctx in contexts if (scenario.id, ctx.name) not in self.state.done]
+        responses = await asyncio.gather(*(self._respond(scenario, ctx) for ctx in todo))
+        fresh = await asyncio.gather(*(self._judge(scenario, r) for r in responses if r.error is None))
+        for r in responses:
+            self.state.done.add(r.key)
+        for recs in fresh:
+            for rec in recs:
+                if self.keep_verdicts:
+                    self.state.verdicts.setdefault((rec.scenario_id, rec.context), []).append(rec)
+        return {ctx.name: self.state.verdicts.get((scenario.id, ctx.name), []) for ctx in contexts}
+
+    async def execute(self, progress: bool = True) -> Counters:
+        """The plain evaluation: every selected scenario in every configured context."""
         from .progress import RunProgress
 
-        queue: asyncio.Queue[tuple[Scenario, list[Context]] | None] = asyncio.Queue(maxsize=2 * self.config.concurrency)
+        total = self.count_scenarios() * len(self.contexts)
         c = self.counters
-        bar = RunProgress(total, enabled=progress)
+        async with self.session(total):
+            queue: asyncio.Queue[Scenario | None] = asyncio.Queue(maxsize=2 * self.config.concurrency)
 
-        def emit(fh: IO[str], record: BaseModel) -> None:
-            fh.write(record.model_dump_json(exclude_none=True) + "\n")
-            fh.flush()
+            async def worker() -> None:
+                while (scenario := await queue.get()) is not None:
+                    await self.evaluate(scenario, self.contexts)
+                    c.items += len(self.contexts)
+                    bar.update(c.items, c.describe())
 
-        async def respond_one(scenario: Scenario, context: Context) -> ResponseRecord:
-            resp = state.responses.pop((scenario.id, context.name), None)
-            if resp is None:
-                resp = await respond(model, scenario, context, self.config.generation)
-                emit(resp_fh, resp)
-                c.responses += 1
-                c.cached += resp.cached
-                c.tokens += resp.prompt_tokens + resp.completion_tokens
-            return resp
-
-        async def judge_one(scenario: Scenario, resp: ResponseRecord) -> None:
-            todo = [j for j in judges if (*resp.key, j.name) not in state.judged]
-            verdicts = await asyncio.gather(*(j.score(scenario.profile, scenario.query, resp.text or "") for j in todo))
-            for v in verdicts:
-                emit(judge_fh, JudgementRecord(scenario_id=scenario.id, context=resp.context, judge=v.judge,
-                                               scores=v.scores, error=v.error, attempts=v.attempts, raw=v.raw,
-                                               prompt_tokens=v.prompt_tokens, completion_tokens=v.completion_tokens))
-                c.judgements += 1
-                c.judge_errors += not v.ok
-                c.tokens += v.prompt_tokens + v.completion_tokens
-
-        async def handle(scenario: Scenario, contexts: list[Context]) -> None:
-            # All responses of a scenario first, then their judgements: consecutive judge
-            # prompts share the rubric, profile and query, which servers and llama.cpp reuse.
-            responses = await asyncio.gather(*(respond_one(scenario, ctx) for ctx in contexts))
-            c.response_errors += sum(r.error is not None for r in responses)
-            await asyncio.gather(*(judge_one(scenario, r) for r in responses if r.error is None))
-            c.items += len(contexts)
-            bar.update(c.items, c.describe())
-
-        async def worker() -> None:
-            while (item := await queue.get()) is not None:
-                await handle(*item)
-
-        with bar:
-            workers = [asyncio.create_task(worker()) for _ in range(max(1, self.config.concurrency))]
-            try:
-                for scenario in select_scenarios(self.config):
-                    todo = [ctx for ctx in self.contexts if (scenario.id, ctx.name) not in state.done]
-                    c.items += len(self.contexts) - len(todo)
-                    if todo:
-                        await queue.put((scenario, todo))
-                    else:
-                        bar.update(c.items, c.describe())
-                for _ in workers:
-                    await queue.put(None)
-                await asyncio.gather(*workers)
-            finally:
-                for w in workers:
-                    w.cancel()
+            with RunProgress(total, enabled=progress) as bar:
+                workers = [asyncio.create_task(worker()) for _ in range(max(1, self.config.concurrency))]
+                try:
+                    for scenario in select_scenarios(self.config):
+                        if all((scenario.id, ctx.name) in self.state.done for ctx in self.contexts):
+                            c.items += len(self.contexts)
+                            bar.update(c.items, c.describe())
+                        else:
+                            await queue.put(scenario)
+                    for _ in workers:
+                        await queue.put(None)
+                    await asyncio.gather(*workers)
+                finally:
+                    for w in workers:
+                        w.cancel()
+        return c
 
 
 def new_run_dir(root: Path, model: str) -> Path:

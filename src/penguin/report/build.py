@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,7 +17,7 @@ from ..evaluate.judge_check import judge_validation
 from ..evaluate.metrics import PSS, ItemScore, item_scores, summarize
 from ..evaluate.records import JudgementRecord, ResponseRecord
 from ..evaluate.run import Manifest, load_manifest
-from ..schema import ATTRIBUTES, DOMAINS
+from ..schema import ATTRIBUTES, DOMAINS, Context
 from . import plots
 
 METRIC_LABELS = {PSS: "Safety score", **{d.value: d.label for d in DIMENSIONS}}
@@ -29,6 +30,7 @@ class RunView:
     summary: dict[str, Any]
     items: list[ItemScore]
     counts: dict[str, int]
+    analysis: dict[str, Any] | None = None
 
     @property
     def label(self) -> str:
@@ -38,7 +40,9 @@ class RunView:
 def load_run(path: Path) -> RunView:
     manifest = load_manifest(path)
     items, counts = item_scores(path, manifest.config.jury)
-    return RunView(path, manifest, summarize(path, manifest.config.jury), items, counts)
+    analysis_path = path / "analysis.json"
+    analysis = json.loads(analysis_path.read_text("utf-8")) if analysis_path.exists() else None
+    return RunView(path, manifest, summarize(path, manifest.config.jury), items, counts, analysis)
 
 
 def _fmt(iv: dict[str, Any] | None) -> str:
@@ -46,9 +50,13 @@ def _fmt(iv: dict[str, Any] | None) -> str:
 
 
 def headline_rows(runs: list[RunView]) -> list[dict[str, Any]]:
+    """One row per model x configured context (subset analyses list their own table)."""
     rows = []
     for run in runs:
+        configured = {Context.parse(c).name for c in run.manifest.config.contexts}
         for ctx, metrics in run.summary["by_context"].items():
+            if ctx not in configured:
+                continue
             rows.append({
                 "model": run.label, "context": _context_label(ctx),
                 "cells": [(metrics[m]["mean"], metrics[m]["low"], metrics[m]["high"]) for m in (PSS, *[d.value for d in DIMENSIONS])],
@@ -117,6 +125,28 @@ def attribute_importance(runs: list[RunView]) -> list[dict[str, Any]]:
     return out
 
 
+def subset_analyses(runs: list[RunView]) -> list[dict[str, Any]]:
+    """Strategy tables (paper's k-subset comparison) and Shapley charts from analysis.json."""
+    out = []
+    for run in runs:
+        a = run.analysis
+        if not a:
+            continue
+        domains = [d for d in DOMAINS if any(d in e for e in a["strategies"].values())]
+        rows = [{"strategy": name, "overall": e.get("overall"), "n": e["n"], "failed": e["failed"],
+                 "domains": [e.get(d) for d in domains]} for name, e in a["strategies"].items()]
+        shap = a.get("shapley", {})
+        svg = None
+        if "overall" in shap:
+            labels = list(shap["overall"])
+            svg = plots.horizontal_bars(labels, [shap["overall"][x] for x in labels], title=f"Shapley value per "
+                                        f"attribute · {run.label} ({shap['method']})", xlabel="mean contribution to "
+                                        "the safety score", xlim=None)
+        out.append({"model": run.label, "k": a["k"], "scenarios": a["scenarios"], "evaluations": a["subset_evaluations"],
+                    "domains": domains, "rows": rows, "shapley_svg": svg})
+    return out
+
+
 def drilldown(run: RunView, per_domain: int = 2) -> list[dict[str, Any]]:
     """Sample items (a few per domain) with every response and the judges' reasons."""
     from ..dataset.io import load_scenarios
@@ -140,6 +170,7 @@ def drilldown(run: RunView, per_domain: int = 2) -> list[dict[str, Any]]:
     for j in read_records(run.path / "judgements.jsonl", JudgementRecord):
         if j.scenario_id in wanted:
             wanted[j.scenario_id]["judgements"].setdefault(j.context, []).append(j)
+    configured = {Context.parse(c).name for c in run.manifest.config.contexts}
     out = []
     for sid in ids:
         w = wanted[sid]
@@ -148,7 +179,11 @@ def drilldown(run: RunView, per_domain: int = 2) -> list[dict[str, Any]]:
         s = w["scenario"]
         contexts = []
         for ctx, resp in w["responses"].items():
+            if ctx not in configured:
+                continue
             contexts.append({"label": _context_label(ctx), "response": resp, "judgements": w["judgements"].get(ctx, [])})
+        if not contexts:
+            continue
         out.append({"scenario": s, "profile": s.profile.items(), "contexts": contexts})
     return out
 
@@ -176,6 +211,7 @@ def render_report(run_dirs: list[Path], out_html: Path, out_md: Path | None = No
         "domain_table": domain_table(runs),
         "domain_charts": domain_charts(runs),
         "attributes": attribute_importance(runs),
+        "subsets": subset_analyses(runs),
         "drilldown": {run.label: drilldown(run) for run in runs},
         "dims": DIMENSIONS,
     }

@@ -70,16 +70,21 @@ def radar(axes_labels: list[str], series: dict[str, list[float | None]], *, titl
 
 
 def horizontal_bars(labels: list[str], values: list[float], *, title: str, baseline: float | None = None,
-                    xlabel: str = "Personalized Safety Score") -> str:
-    """Sorted horizontal bars (attribute importance), with an optional baseline line."""
+                    xlabel: str = "Personalized Safety Score", xlim: tuple[float, float] | None | bool = True) -> str:
+    """Sorted horizontal bars. ``xlim=True`` uses the 1-5 score scale, None lets data decide."""
     order = sorted(range(len(values)), key=lambda i: values[i])
     fig, ax = plt.subplots(figsize=(6.0, 0.32 * len(values) + 1.2))
     ax.barh([labels[i] for i in order], [values[i] for i in order], color=PALETTE[0])
     if baseline is not None:
         ax.axvline(baseline, color=PALETTE[3], linestyle="--", linewidth=1, label=f"no attribute ({baseline:.2f})")
         ax.legend(fontsize=8, frameon=False, loc="lower right")
-    lo = min(values + ([baseline] if baseline is not None else []))
-    ax.set_xlim(max(1.0, lo - 0.5), 5)
+    if xlim is True:
+        lo = min(values + ([baseline] if baseline is not None else []))
+        ax.set_xlim(max(1.0, lo - 0.5), 5)
+    elif xlim:
+        ax.set_xlim(*xlim)
+    else:
+        ax.axvline(0, color="#999", linewidth=0.8)
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.spines[["top", "right"]].set_visible(False)
