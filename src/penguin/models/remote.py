@@ -24,12 +24,13 @@ RETRYABLE = (
     openai.APIConnectionError,
 )
 
-_SEMAPHORES: dict[tuple[str, int], asyncio.Semaphore] = {}
+_SEMAPHORES: dict[tuple[str, int, int], asyncio.Semaphore] = {}
 
 
 def endpoint_semaphore(endpoint: str, limit: int) -> asyncio.Semaphore:
-    """One concurrency limit per endpoint (and event loop), shared by all models using it."""
-    key = (endpoint, id(asyncio.get_running_loop()))
+    """One concurrency limit per endpoint (and event loop), shared by every model that uses
+    the endpoint with that limit (a jury on one server shares one budget)."""
+    key = (endpoint, limit, id(asyncio.get_running_loop()))
     sem = _SEMAPHORES.get(key)
     if sem is None:
         sem = _SEMAPHORES[key] = asyncio.Semaphore(limit)
