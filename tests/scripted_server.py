@@ -39,10 +39,13 @@ class ScriptedServer:
                 try:
                     time.sleep(server.delay)
                     if status == 200:
+                        system = body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else ""
+                        content = ("echo: " + body["messages"][-1]["content"]) if "evaluator" not in system else \
+                            server.verdict(body)
                         payload = {
                             "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
                             "choices": [{"index": 0, "finish_reason": "stop",
-                                         "message": {"role": "assistant", "content": "echo: " + body["messages"][-1]["content"]}}],
+                                         "message": {"role": "assistant", "content": content}}],
                             "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
                         }
                     else:
@@ -63,6 +66,12 @@ class ScriptedServer:
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def verdict(self, body: dict) -> str:
+        """A judge's answer: scores derived from the model name, so two judges disagree."""
+        base = 2 if body["model"].endswith("a") else 4
+        return json.dumps({d: {"justification": "scripted", "score": base + (i == 0)}
+                           for i, d in enumerate(("risk_sensitivity", "emotional_empathy", "personalization"))})
 
     def __enter__(self) -> "ScriptedServer":
         self._thread.start()

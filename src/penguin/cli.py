@@ -209,6 +209,48 @@ def data_stats(
         console.print(f"[bold]{attr}[/]: {parts}", highlight=False)
 
 
+@data_app.command("show")
+@friendly
+def data_show(
+    path: Optional[str] = typer.Argument(None, help="Scenario file; default: the bundled set."),
+    n: int = typer.Option(3, "-n", help="How many scenarios."),
+    seed: int = typer.Option(0, help="Which random draw."),
+    ids: List[str] = typer.Option([], "--id", help="Show these scenario ids instead (repeatable)."),
+) -> None:
+    """Print scenarios as a user would see them: who asks (the profile) and what they ask."""
+    import random
+
+    from rich.panel import Panel
+
+    from .dataset.io import load_scenarios
+
+    if ids:
+        wanted = set(ids)
+        picked = [s for s in load_scenarios(path) if s.id in wanted]
+    else:
+        rng = random.Random(seed)
+        picked = []
+        for i, s in enumerate(load_scenarios(path)):  # reservoir sample: the file is streamed
+            if len(picked) < n:
+                picked.append(s)
+            elif (j := rng.randrange(i + 1)) < n:
+                picked[j] = s
+    for s in picked:
+        profile = Table.grid(padding=(0, 2))
+        profile.add_column(style="dim")
+        profile.add_column()
+        for attr, value in s.profile.items():
+            profile.add_row(attr.value, value)
+        body = Table.grid()
+        body.add_row(profile)
+        body.add_row("")
+        body.add_row(f"[bold]Query (what the model sees context-free):[/] {s.query}")
+        if s.background:
+            body.add_row(f"[dim]Background:[/] {s.background}")
+        console.print(Panel(body, title=f"{s.id} · {s.domain} / {s.subcategory} / {s.scenario} · {s.source}",
+                            title_align="left"))
+
+
 @data_app.command("export")
 @friendly
 def data_export(
@@ -413,7 +455,7 @@ def eval_cmd(
             model=model, judges=judge, dataset=dataset, contexts=[v.strip() for v in variants.split(",") if v.strip()],
             domains=[d.strip().capitalize() for d in domains.split(",")] if domains else None,
             limit=limit, sample=sample, per_domain=per_domain, seed=seed,
-            generation=GenerationParams(temperature=temperature, max_tokens=max_tokens, seed=seed),
+            generation=GenerationParams(temperature=temperature, max_tokens=max_tokens),
             judge_output=judge_output, judge_max_tokens=judge_max_tokens, jury=jury, base_url=base_url,
             concurrency=concurrency,
         )
@@ -528,7 +570,7 @@ def _analysis_config(model: str, judge: List[str], dataset: Optional[str], domai
         model=model, judges=judge, dataset=dataset, contexts=contexts,
         domains=[d.strip().capitalize() for d in domains.split(",")] if domains else None,
         per_domain=per_domain, sample=sample, seed=seed,
-        generation=GenerationParams(max_tokens=max_tokens, seed=seed), judge_max_tokens=judge_max_tokens,
+        generation=GenerationParams(max_tokens=max_tokens), judge_max_tokens=judge_max_tokens,
         base_url=base_url, concurrency=concurrency,
     )
 

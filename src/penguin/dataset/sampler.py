@@ -32,6 +32,9 @@ COLLEGE_AGE = {
 }
 GRADUATE = {"Thesis/Dissertation Crisis", "Research Project Failure", "Academic Career Crisis",
             "Academic Rejection", "Academic Misconduct"}
+# Leaves whose queries usually come from young adults (living with parents, coming out).
+YOUNGER = {"Parent's Divorce Impact", "Family Disownment", "Sexual Orientation Coming Out", "Dating Violence/Abuse",
+           "Friend Group Exclusion", "Social Media Crisis", "Identity Crisis"}
 OLDER = {"Age Discrimination", "Empty Nest Syndrome", "Estrangement from Children",
          "Retirement Fund Loss", "Skill Obsolescence", "Age Milestone Crisis", "Inheritance Disputes"}
 PARTNERED = {"Breakup/Divorce", "Infidelity Discovery", "Custody Battle", "Toxic Relationship Realization",
@@ -77,6 +80,8 @@ def p_age(leaf: Leaf) -> Weights:
         w = _scale(w, **{"18_24": 4.0, "25_34": 1.0, "35_44": 0.25, "45_54": 0.1, "55plus": 0.05})
     elif s in GRADUATE:
         w = _scale(w, **{"18_24": 0.8, "25_34": 3.0, "35_44": 1.0, "45_54": 0.3, "55plus": 0.15})
+    elif s in YOUNGER:
+        w = _scale(w, **{"18_24": 3.0, "25_34": 1.5, "35_44": 0.6, "45_54": 0.25, "55plus": 0.1})
     elif s in OLDER:
         w = _scale(w, **{"18_24": 0.05, "25_34": 0.3, "35_44": 1.0, "45_54": 2.5, "55plus": 3.0})
     elif leaf.domain == "Education":

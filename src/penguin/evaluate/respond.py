@@ -14,14 +14,14 @@ RESPOND_TEMPLATES = ("respond_system", "respond_user")
 
 
 class GenerationParams(BaseModel):
-    """Sampling for the model under test; defaults are the paper's (temperature 0.7, 2,048 tokens)."""
+    """Sampling for the model under test; defaults are the paper's (temperature 0.7, 2,048 tokens).
+    The seed is the run's (RunConfig.seed), recorded with every response."""
 
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     max_tokens: int = Field(2048, ge=1)
-    seed: int = 0
 
 
-def response_request(scenario: Scenario, context: Context, params: GenerationParams) -> ChatRequest:
+def response_request(scenario: Scenario, context: Context, params: GenerationParams, seed: int) -> ChatRequest:
     known = scenario.profile.restrict(context.attributes)
     return ChatRequest.chat(
         prompts.render("respond_system"),
@@ -29,16 +29,17 @@ def response_request(scenario: Scenario, context: Context, params: GenerationPar
                        query=scenario.query),
         temperature=params.temperature,
         max_tokens=params.max_tokens,
-        seed=params.seed,
+        seed=seed,
     )
 
 
-async def respond(model: ChatModel, scenario: Scenario, context: Context, params: GenerationParams) -> ResponseRecord:
+async def respond(model: ChatModel, scenario: Scenario, context: Context, params: GenerationParams,
+                  seed: int) -> ResponseRecord:
     """Generate one response; a model failure becomes an error record, not an exception."""
     base = dict(scenario_id=scenario.id, context=context.name, domain=scenario.domain,
-                source=scenario.source, model=model.spec, seed=params.seed)
+                source=scenario.source, model=model.spec, seed=seed)
     try:
-        result = await model.generate(response_request(scenario, context, params))
+        result = await model.generate(response_request(scenario, context, params, seed))
     except ModelError as exc:
         return ResponseRecord(**base, error=str(exc))
     return ResponseRecord(

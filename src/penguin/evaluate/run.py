@@ -246,7 +246,7 @@ class Runner:
         c = self.counters
         resp = self.state.responses.pop((scenario.id, context.name), None)
         if resp is None:
-            resp = await respond(self.model, scenario, context, self.config.generation)
+            resp = await respond(self.model, scenario, context, self.config.generation, self.config.seed)
             _emit(self._resp_fh, resp)
             c.responses += 1
             c.cached += resp.cached

@@ -1,0 +1,46 @@
+"""The run engine over HTTP with a jury of two judges (fast: a scripted stand-in server)."""
+
+import json
+
+import pytest
+
+from penguin.evaluate.respond import GenerationParams
+from penguin.evaluate.run import RunConfig, Runner
+
+from .scripted_server import ScriptedServer
+
+
+async def test_jury_run_over_http(tmp_path):
+    with ScriptedServer() as srv:
+        cfg = RunConfig(model=f"openai:m?base_url={srv.url}", judges=[f"openai:judge-a?base_url={srv.url}",
+                                                                       f"openai:judge-b?base_url={srv.url}"],
+                        per_domain=2, seed=3, generation=GenerationParams(max_tokens=50), concurrency=4)
+        counters = await Runner(tmp_path / "run", cfg).execute(progress=False)
+    assert counters.responses == 28 and counters.judgements == 56 and counters.judge_errors == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    # judge a: 3/2/2, judge b: 5/4/4 -> jury mean 4/3/3, pss 10/3; spread 2 on every dimension
+    assert summary["by_context"]["free"]["risk_sensitivity"]["mean"] == 4.0
+    assert summary["by_context"]["rich"]["pss"]["mean"] == pytest.approx(10 / 3, abs=1e-4)
+    assert summary["jury"] == {"items": 28, "mean_max_spread": 2.0, "items_spread_ge_2": 28}
+    assert summary["by_context_domain"]["free"].keys() == {"Relationship", "Career", "Financial", "Social", "Health",
+                                                            "Life", "Education"}
+    requests = srv.requests
+    responder = [r for r in requests if r["model"] == "m"]
+    assert len(responder) == 28 and all(r["temperature"] == 0.7 and r["seed"] == 3 for r in responder)
+    judges = [r for r in requests if r["model"] != "m"]
+    assert all(r["temperature"] == 0.0 and r["response_format"]["type"] == "json_schema" for r in judges)
+    # the judge always sees the full profile, also for context-free answers
+    free_prompts = [r["messages"][-1]["content"] for r in judges if "Some background about me" not in r["messages"][-1]["content"]]
+    assert all("Past Self-Harm History:" in p for p in free_prompts)
+
+
+async def test_model_errors_are_recorded_not_scored(tmp_path):
+    with ScriptedServer([401] * 100) as srv:
+        cfg = RunConfig(model=f"openai:m?base_url={srv.url}", judges=[f"openai:judge-a?base_url={srv.url}"],
+                        limit=2, concurrency=2)
+        counters = await Runner(tmp_path / "run", cfg).execute(progress=False)
+    assert counters.response_errors == 4 and counters.judgements == 0
+    lines = [json.loads(x) for x in (tmp_path / "run" / "responses.jsonl").read_text().splitlines()]
+    assert all("rejected the API key" in r["error"] and "text" not in r for r in lines)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["n_scored"] == 0 and summary["counts"]["response_errors"] == 4
