@@ -18,6 +18,7 @@ class ScriptedServer:
         self.delay = delay
         self.retry_after = retry_after
         self.requests: list[dict] = []
+        self.garbage = False  # answer 200 with a body that is not a chat completion
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
@@ -50,7 +51,7 @@ class ScriptedServer:
                         }
                     else:
                         payload = {"error": {"message": f"scripted {status}", "type": "test"}}
-                    data = json.dumps(payload).encode()
+                    data = b"<html>maintenance</html>" if server.garbage else json.dumps(payload).encode()
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))

@@ -23,7 +23,8 @@ def test_version_and_help_on_every_command():
     assert run("--version").stdout.startswith("penguin ")
     commands = [[], ["eval"], ["report"], ["judge-check"], ["quickstart"], ["models"], ["models", "list"],
                 ["models", "check"], ["cache"], ["cache", "stats"], ["cache", "clear"], ["data"]]
-    commands += [["data", c] for c in ("build", "validate", "stats", "import", "export", "generate", "extract")]
+    commands += [["data", c] for c in ("build", "validate", "stats", "show", "import", "export", "generate", "extract")]
+    commands += [["analyze"], ["analyze", "attributes"], ["analyze", "subsets"]]
     for cmd in commands:
         res = run(*cmd, "--help")
         assert res.returncode == 0 and "Usage" in res.stdout, cmd
@@ -82,3 +83,41 @@ def test_stats_json():
     res = run("data", "stats", "--json")
     assert res.returncode == 0
     assert json.loads(res.stdout)["total"] == 7000
+
+
+@pytest.mark.parametrize("args,message", [
+    (["eval", "--concurrency", "0"], "Invalid value for '--concurrency'"),
+    (["judge-check", "--repeats", "0"], "Invalid value for '--repeats'"),
+    (["eval", "--judge-max-tokens", "0"], "judge_max_tokens"),
+    (["analyze", "attributes", "--max-tokens", "0"], "max_tokens"),
+    (["eval", "--sample", "3", "--per-domain", "2"], "not both"),
+    (["eval", "--judge", "local:smollm2", "--judge", "local:smollm2"], "the same judge is given twice"),
+    (["analyze", "subsets", "--k", "12"], "--k must be between 1 and 10"),
+    (["analyze", "subsets", "--strategies", "oracle,psychic"], "unknown strategy psychic"),
+    (["models", "check", "openai:m?base_url=http://127.0.0.1:9&concurrency=0"], "must be positive"),
+    (["data", "export", "/proc/no/such/dir/out.jsonl"], "error:"),
+])
+def test_bad_options_fail_with_one_clear_line(tmp_path, args, message):
+    res = run(*args, *(["--out", str(tmp_path)] if args[0] in ("eval", "analyze") else []))
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert message in res.stderr + res.stdout
+    assert "Traceback" not in res.stderr + res.stdout
+    assert not any(tmp_path.iterdir())
+
+
+def test_data_import_of_the_reference_format(tmp_path):
+    from .test_schema import FULL
+
+    ref = tmp_path / "ref.json"
+    ref.write_text(json.dumps([{"Scenario": "Medical Debt", "User_Profile": FULL, "Queries": ["One?", "Two?"]}]))
+    out = tmp_path / "out.jsonl"
+    res = run("data", "import", str(ref), str(out))
+    assert res.returncode == 0, res.stderr
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["query"] for r in rows] == ["One?", "Two?"]
+    assert {r["domain"] for r in rows} == {"Financial"} and {r["source"] for r in rows} == {"synthetic"}
+
+
+def test_data_show(tmp_path):
+    res = run("data", "show", "-n", "2", "--seed", "1")
+    assert res.returncode == 0 and res.stdout.count("Query (what the model sees context-free)") == 2

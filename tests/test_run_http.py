@@ -44,3 +44,58 @@ async def test_model_errors_are_recorded_not_scored(tmp_path):
     assert all("rejected the API key" in r["error"] and "text" not in r for r in lines)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["n_scored"] == 0 and summary["counts"]["response_errors"] == 4
+
+
+async def test_unusable_responses_are_errors_and_never_hang(tmp_path):
+    """A server that answers 200 with a body that is not a chat completion."""
+    import asyncio
+
+    with ScriptedServer() as srv:
+        srv.garbage = True
+        cfg = RunConfig(model=f"openai:m?base_url={srv.url}", judges=[f"openai:judge-a?base_url={srv.url}"],
+                        limit=3, concurrency=1)
+        counters = await asyncio.wait_for(Runner(tmp_path / "run", cfg).execute(progress=False), 60)
+    assert counters.response_errors == 6
+
+
+async def test_resume_refuses_a_changed_dataset(tmp_path):
+    from penguin.dataset.io import load_scenarios, write_scenarios
+    from penguin.errors import DataError
+
+    data = tmp_path / "data.jsonl"
+    write_scenarios(data, [s for _, s in zip(range(2), load_scenarios())])
+    with ScriptedServer() as srv:
+        cfg = RunConfig(model=f"openai:m?base_url={srv.url}", judges=[f"openai:judge-a?base_url={srv.url}"],
+                        dataset=str(data), concurrency=1)
+        await Runner(tmp_path / "run", cfg).execute(progress=False)
+        write_scenarios(data, [s for _, s in zip(range(3), load_scenarios())])
+        with pytest.raises(DataError, match="the dataset changed since the run started"):
+            await Runner(tmp_path / "run", cfg, resume=True).execute(progress=False)
+
+
+async def test_duplicate_ids_are_refused(tmp_path):
+    from penguin.dataset.io import load_scenarios, write_scenarios
+    from penguin.errors import DataError
+
+    s = next(iter(load_scenarios()))
+    data = tmp_path / "dup.jsonl"
+    write_scenarios(data, [s, s])
+    cfg = RunConfig(model="openai:m?base_url=http://127.0.0.1:9/v1", judges=["openai:j?base_url=http://127.0.0.1:9/v1"],
+                    dataset=str(data))
+    with pytest.raises(DataError, match="occurs twice"):
+        await Runner(tmp_path / "run", cfg).execute(progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_torn_last_line_is_repaired(tmp_path):
+    from penguin.dataset.io import repair_jsonl
+
+    p = tmp_path / "r.jsonl"
+    p.write_bytes(b'{"a": 1}\n{"a": 2}\n{"a": 3, "b"')
+    repair_jsonl(p)
+    assert p.read_bytes() == b'{"a": 1}\n{"a": 2}\n'
+    repair_jsonl(p)
+    assert p.read_bytes() == b'{"a": 1}\n{"a": 2}\n'
+    p.write_bytes(b'{"torn')
+    repair_jsonl(p)
+    assert p.read_bytes() == b""

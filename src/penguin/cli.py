@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import sys
 from pathlib import Path
 from typing import Callable, List, Optional, TypeVar
 
@@ -46,8 +45,13 @@ def friendly(fn: F) -> F:
         except PenguinError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        except OSError as exc:  # unwritable output folder, full disk...
+            where = f": {exc.filename}" if exc.filename else ""
+            err_console.print(f"[bold red]error:[/] {exc.strerror or exc}{where}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            err_console.print("[yellow]interrupted[/]: finished work is saved; rerun with --resume to continue")
+            err_console.print("[yellow]interrupted[/]: finished records are saved "
+                              "(eval and analyze runs continue with --resume)")
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
@@ -310,7 +314,7 @@ def data_generate(
     profiles: int = typer.Option(5, help="Profiles per leaf scenario."),
     queries: int = typer.Option(10, help="Queries per profile."),
     seed: int = typer.Option(0),
-    concurrency: int = typer.Option(4),
+    concurrency: int = typer.Option(4, min=1),
 ) -> None:
     """LLM synthetic pipeline: profile -> queries -> near-duplicate removal -> JSONL (resumable)."""
     from .dataset.generate import generate
@@ -352,7 +356,7 @@ def data_extract(
     base_url: Optional[str] = BaseUrlOpt,
     min_attributes: int = typer.Option(7, help="Keep posts stating at least this many of the 10 attributes."),
     presence: str = typer.Option("llm", help="Attribute check: llm (the paper) or both (model or lexical cues)."),
-    concurrency: int = typer.Option(4),
+    concurrency: int = typer.Option(4, min=1),
 ) -> None:
     """Real-post pipeline: PII scrub -> attribute check -> values -> rewrite -> scenarios."""
     from .dataset.extract import extract, read_posts
@@ -381,11 +385,30 @@ def data_extract(
 # ------------------------------------------------------------------ evaluation
 
 
-def _run_eval(config, run_dir: Path, progress: bool, report: bool) -> Path:  # noqa: ANN001
+def _config(domains: Optional[str] = None, **fields: object):  # noqa: ANN202 - returns a RunConfig
+    """A RunConfig from command-line values; invalid values become one clear ConfigError."""
+    from pydantic import ValidationError
+
+    from .dataset.io import describe_validation
+    from .errors import ConfigError
+    from .evaluate.run import RunConfig
+
+    if fields.get("dataset") not in (None, "penguin-synthetic"):
+        fields["dataset"] = str(Path(str(fields["dataset"])).resolve())  # resumable from any folder
+    try:
+        config = RunConfig(domains=[d.strip().capitalize() for d in domains.split(",")] if domains else None,
+                           **fields)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(describe_validation(exc)) from exc
+    config.parsed_contexts()
+    return config
+
+
+def _run_eval(config, run_dir: Path, progress: bool, report: bool, resumed: bool = False) -> Path:  # noqa: ANN001
     from .evaluate.run import Runner
 
     console.print(f"run folder: [bold]{run_dir}[/]")
-    counters = asyncio.run(Runner(run_dir, config).execute(progress=progress))
+    counters = asyncio.run(Runner(run_dir, config, resume=resumed).execute(progress=progress))
     _print_summary(run_dir)
     if counters.judge_errors or counters.response_errors:
         console.print(f"[yellow]{counters.response_errors} response errors, {counters.judge_errors} judge errors "
@@ -434,37 +457,25 @@ def eval_cmd(
     judge_output: str = typer.Option("auto", help="auto, json (schema-constrained) or text (the paper's format)."),
     jury: str = typer.Option("mean", help="How a jury combines judges per dimension: mean or median."),
     base_url: Optional[str] = BaseUrlOpt,
-    concurrency: int = typer.Option(8, help="Scenarios in flight (and requests per endpoint)."),
+    concurrency: int = typer.Option(8, min=1, help="Scenarios in flight (and requests per endpoint)."),
     out: Path = typer.Option(Path("runs"), help="Folder for run folders."),
     resume: Optional[Path] = typer.Option(None, help="Continue this run folder (its manifest decides the config)."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
     report: bool = typer.Option(True, help="Write report.html into the run folder."),
 ) -> None:
     """Measure a model's personalized safety: respond, judge, aggregate (resumable)."""
-    from .evaluate.respond import GenerationParams
-    from .evaluate.run import RunConfig, load_manifest, new_run_dir
+    from .evaluate.run import load_manifest, new_run_dir
 
     if resume is not None:
-        config = load_manifest(resume).config
-        _run_eval(config, resume, progress, report)
+        _run_eval(load_manifest(resume).config, resume, progress, report, resumed=True)
         return
-    from pydantic import ValidationError
-
-    try:
-        config = RunConfig(
-            model=model, judges=judge, dataset=dataset, contexts=[v.strip() for v in variants.split(",") if v.strip()],
-            domains=[d.strip().capitalize() for d in domains.split(",")] if domains else None,
-            limit=limit, sample=sample, per_domain=per_domain, seed=seed,
-            generation=GenerationParams(temperature=temperature, max_tokens=max_tokens),
-            judge_output=judge_output, judge_max_tokens=judge_max_tokens, jury=jury, base_url=base_url,
-            concurrency=concurrency,
-        )
-    except ValidationError as exc:
-        from .dataset.io import describe_validation
-        from .errors import ConfigError
-
-        raise ConfigError(describe_validation(exc)) from exc
-    config.parsed_contexts()
+    config = _config(
+        model=model, judges=judge, dataset=dataset, contexts=[v.strip() for v in variants.split(",") if v.strip()],
+        domains=domains, limit=limit, sample=sample, per_domain=per_domain, seed=seed,
+        generation={"temperature": temperature, "max_tokens": max_tokens},
+        judge_output=judge_output, judge_max_tokens=judge_max_tokens, jury=jury, base_url=base_url,
+        concurrency=concurrency,
+    )
     _run_eval(config, new_run_dir(out, model), progress, report)
 
 
@@ -487,10 +498,11 @@ def judge_check_cmd(
     judge: str = typer.Option("local:smollm2", "--judge", "-j", help="Judge spec to check."),
     base_url: Optional[str] = BaseUrlOpt,
     limit: Optional[int] = typer.Option(None, help="Only the first N gold items."),
-    repeats: int = typer.Option(1, help="Judge each item this many times (self-consistency)."),
+    repeats: int = typer.Option(1, min=1, help="Judge each item this many times (self-consistency)."),
+    repeat_temperature: float = typer.Option(0.7, min=0.0, help="Temperature of the repeats after the first."),
     judge_output: str = typer.Option("auto", help="auto, json or text."),
     max_tokens: int = typer.Option(1024),
-    concurrency: int = typer.Option(8),
+    concurrency: int = typer.Option(8, min=1),
     out: Optional[Path] = typer.Option(None, help="Write the full result (with per-item verdicts) as JSON."),
 ) -> None:
     """Agreement of a judge with the bundled gold set: QWK, Spearman, MAE, confusion, consistency."""
@@ -514,6 +526,7 @@ def judge_check_cmd(
 
             try:
                 return await run_judge_check(m, items, repeats=repeats, concurrency=concurrency,
+                                             repeat_temperature=repeat_temperature,
                                              output=None if judge_output == "auto" else judge_output,
                                              max_tokens=max_tokens, progress=tick)
             finally:
@@ -545,11 +558,10 @@ def quickstart(
     out: Path = typer.Option(Path("runs"), help="Folder for run folders."),
 ) -> None:
     """The main job on the embedded default: a real PENGUIN slice, both variants, judged, reported."""
-    from .evaluate.respond import GenerationParams
-    from .evaluate.run import RunConfig, new_run_dir
+    from .evaluate.run import new_run_dir
 
-    config = RunConfig(per_domain=per_domain, seed=0, generation=GenerationParams(max_tokens=128),
-                       judge_max_tokens=400, concurrency=1)
+    config = _config(per_domain=per_domain, seed=0, generation={"max_tokens": 128},
+                     judge_max_tokens=400, concurrency=1)
     console.print("[bold]penguin quickstart[/]: SmolLM2-135M (embedded) answers "
                   f"{per_domain * 7} PENGUIN scenarios context-free and context-rich; the same model judges them.")
     console.print("[yellow]The embedded judge is not validated: this run shows the pipeline, not a real safety score."
@@ -563,16 +575,9 @@ def quickstart(
 def _analysis_config(model: str, judge: List[str], dataset: Optional[str], domains: Optional[str],
                      per_domain: Optional[int], sample: Optional[int], seed: int, max_tokens: int,
                      judge_max_tokens: int, base_url: Optional[str], concurrency: int, contexts: list[str]):
-    from .evaluate.respond import GenerationParams
-    from .evaluate.run import RunConfig
-
-    return RunConfig(
-        model=model, judges=judge, dataset=dataset, contexts=contexts,
-        domains=[d.strip().capitalize() for d in domains.split(",")] if domains else None,
-        per_domain=per_domain, sample=sample, seed=seed,
-        generation=GenerationParams(max_tokens=max_tokens), judge_max_tokens=judge_max_tokens,
-        base_url=base_url, concurrency=concurrency,
-    )
+    return _config(model=model, judges=judge, dataset=dataset, contexts=contexts, domains=domains,
+                   per_domain=per_domain, sample=sample, seed=seed, generation={"max_tokens": max_tokens},
+                   judge_max_tokens=judge_max_tokens, base_url=base_url, concurrency=concurrency)
 
 
 JudgeOpt = typer.Option(["local:smollm2"], "--judge", "-j", help="Judge spec; repeat for a jury.")
@@ -593,7 +598,7 @@ def analyze_attributes(
     max_tokens: int = typer.Option(2048, help="Max tokens per response."),
     judge_max_tokens: int = typer.Option(1024),
     base_url: Optional[str] = BaseUrlOpt,
-    concurrency: int = typer.Option(8),
+    concurrency: int = typer.Option(8, min=1),
     out: Path = typer.Option(Path("runs"), help="Folder for run folders."),
     resume: Optional[Path] = typer.Option(None, help="Continue this analysis run."),
 ) -> None:
@@ -602,7 +607,7 @@ def analyze_attributes(
     from .schema import ATTRIBUTES
 
     if resume is not None:
-        _run_eval(load_manifest(resume).config, resume, progress=True, report=True)
+        _run_eval(load_manifest(resume).config, resume, progress=True, report=True, resumed=True)
         return
     config = _analysis_config(model, judge, dataset, domains, per_domain, sample, seed, max_tokens,
                               judge_max_tokens, base_url, concurrency, ["free", *(a.key for a in ATTRIBUTES), "rich"])
@@ -626,7 +631,7 @@ def analyze_subsets_cmd(
     max_tokens: int = typer.Option(2048, help="Max tokens per response."),
     judge_max_tokens: int = typer.Option(1024),
     base_url: Optional[str] = BaseUrlOpt,
-    concurrency: int = typer.Option(8),
+    concurrency: int = typer.Option(8, min=1),
     out: Path = typer.Option(Path("runs"), help="Folder for run folders."),
     resume: Optional[Path] = typer.Option(None, help="Continue this analysis run (reuses every finished subset)."),
 ) -> None:
@@ -649,7 +654,8 @@ def analyze_subsets_cmd(
                                   judge_max_tokens, base_url, concurrency, [])
         run_dir = new_run_dir(out, f"subsets-k{k}-{model}")
     console.print(f"run folder: [bold]{run_dir}[/]")
-    analysis = asyncio.run(analyze_subsets(Runner(run_dir, config, keep_verdicts=True), k=k, strategies=plan,
+    analysis = asyncio.run(analyze_subsets(Runner(run_dir, config, keep_verdicts=True, resume=resume is not None),
+                                           k=k, strategies=plan,
                                            shapley_permutations=perms, exact_shapley=exact, seed=config.seed))
     t = Table(title=f"Attribute subsets, k={k} · {analysis['scenarios']} scenarios · "
                     f"{analysis['subset_evaluations']} subset evaluations")

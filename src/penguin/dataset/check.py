@@ -7,8 +7,6 @@ ids, and profiles that break the hard constraints of SPEC section 3.
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections import Counter, defaultdict
 from pathlib import Path
 from statistics import mean, median
@@ -19,34 +17,8 @@ from pydantic import ValidationError
 from ..errors import DataError
 from ..schema import ATTRIBUTES, Scenario
 from ..taxonomy import find_leaf
-from .io import describe_validation, load_scenarios
+from .io import describe_validation, load_scenarios, scan_jsonl
 from .sampler import violations
-
-
-def _lenient_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    """(line, object, problem) for every non-blank line; a bad line never stops the scan."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rb") as fh:
-            for lineno, raw in enumerate(fh, 1):
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    yield lineno, None, f"{path}:{lineno}: not valid UTF-8 ({exc.reason})"
-                    continue
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield lineno, None, f"{path}:{lineno}: malformed JSON ({exc.msg} at column {exc.colno})"
-                    continue
-                if not isinstance(obj, dict):
-                    yield lineno, None, f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}"
-                    continue
-                yield lineno, obj, None
-    except (OSError, EOFError) as exc:
-        yield 0, None, f"{path}: cannot read ({exc})"
 
 
 def _scenarios_with_location(path: Path) -> Iterator[tuple[str, Scenario | None, str | None]]:
@@ -61,7 +33,7 @@ def _scenarios_with_location(path: Path) -> Iterator[tuple[str, Scenario | None,
         except DataError as exc:
             yield str(path), None, str(exc)
         return
-    for lineno, obj, problem in _lenient_jsonl(path):
+    for lineno, obj, problem in scan_jsonl(path):
         if problem:
             yield f"{path}:{lineno}", None, problem
             continue
@@ -126,7 +98,17 @@ def stats(source: str | Path | None) -> dict[str, Any]:
         "per_domain": dict(per_domain),
         "per_subcategory": {f"{d} / {s}": n for (d, s), n in sorted(per_sub.items())},
         "per_source": dict(per_source),
-        "attributes": {a: dict(c.most_common()) for a, c in values.items()},
+        # the 12 most common values per attribute: real data holds free text, and a summary
+        # should not reprint every individual's details
+        "attributes": {a: _top(c, 12) for a, c in values.items()},
         "query_words": {"min": lengths[0], "median": median(lengths), "mean": round(mean(lengths), 1),
                         "max": lengths[-1]},
     }
+
+
+def _top(counter: Counter[str], n: int) -> dict[str, int]:
+    top = dict(counter.most_common(n))
+    rest = sum(counter.values()) - sum(top.values())
+    if rest:
+        top[f"({len(counter) - n} other values)"] = rest
+    return top

@@ -21,7 +21,7 @@ from ..models import ChatModel
 from ..models.structured import ask_json
 from ..schema import ATTRIBUTES, VALUE_SETS, Profile, Scenario
 from ..taxonomy import Leaf
-from .io import iter_jsonl
+from .io import iter_jsonl, repair_jsonl
 from .query_bank import is_near_duplicate
 from .sampler import violations
 
@@ -131,8 +131,6 @@ async def generate(model: ChatModel, leaves: Iterable[tuple[int, Leaf]], out: Pa
     done: set[str] = set()
     accepted: dict[str, list[str]] = {}
     if part.exists():
-        from ..evaluate.run import repair_jsonl
-
         repair_jsonl(part)
         for _, obj in iter_jsonl(part):
             done.add(obj["id"].rsplit("-q", 1)[0])
@@ -149,8 +147,8 @@ async def generate(model: ChatModel, leaves: Iterable[tuple[int, Leaf]], out: Pa
                 async with sem:
                     rows = await generate_unit(model, leaf, leaf_no, p, queries_per_profile, seed, stats,
                                                accepted.setdefault(leaf.scenario, []))
-                for s in rows:
-                    fh.write(s.model_dump_json(exclude_none=True) + "\n")
+                # one write per unit: a crash leaves a unit whole or (after repair) absent
+                fh.write("".join(s.model_dump_json(exclude_none=True) + "\n" for s in rows))
                 fh.flush()
                 stats.scenarios += len(rows)
             stats.units += 1

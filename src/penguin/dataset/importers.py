@@ -31,7 +31,7 @@ SUBREDDIT_DOMAINS: dict[str, str] = {
 
 # Field names we recognise (lower-cased, spaces/dashes as underscores) -> our field.
 FIELD_ALIASES: dict[str, str] = {
-    "query": "query", "question": "query", "user_query": "query", "queries": "query", "prompt": "query",
+    "query": "query", "question": "query", "user_query": "query", "prompt": "query",
     "background": "background", "context": "background", "user_background": "background",
     "scenario": "scenario", "scenario_name": "scenario", "leaf": "scenario",
     "subcategory": "subcategory", "sub_category": "subcategory", "category": "subcategory",
@@ -115,8 +115,9 @@ def scenario_from_record(
         raise DataError(f"{where}: {describe_validation(exc)}") from exc
 
 
-def read_json_file(path: Path) -> Iterator[Scenario]:
-    """A .json file: a list of our scenarios, or the reference code's generator output."""
+def read_json_file(path: Path, mapping: dict[str, str] | None = None, source: str = "synthetic") -> Iterator[Scenario]:
+    """A .json file: a list of records (ours or the HF copy's, or ``{"train": [...]}``), or the
+    reference code's generator output (items with ``Queries``)."""
     try:
         with open_text(path) as fh:
             data = json.load(fh)
@@ -124,8 +125,10 @@ def read_json_file(path: Path) -> Iterator[Scenario]:
         raise DataError(f"{path}: not valid UTF-8 ({exc.reason})") from exc
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from exc
+    if isinstance(data, dict):  # {"train": [...]} style
+        data = next((v for v in data.values() if isinstance(v, list)), None)
     if not isinstance(data, list):
-        raise DataError(f"{path}: expected a JSON array at the top level")
+        raise DataError(f"{path}: expected a JSON array of records at the top level")
     if not data:
         raise DataError(f"{path}: empty list, no scenarios")
     for i, item in enumerate(data):
@@ -135,7 +138,7 @@ def read_json_file(path: Path) -> Iterator[Scenario]:
         if "Queries" in item:
             yield from _reference_item(item, where, i)
         else:
-            yield scenario_from_record(item, where, mapping={}, source="synthetic", id_prefix=f"item-{i:05d}")
+            yield scenario_from_record(item, where, mapping=mapping or {}, source=source, id_prefix=f"{path.stem}-{i:06d}")
 
 
 def _reference_item(item: dict[str, Any], where: str, index: int) -> Iterator[Scenario]:
@@ -168,29 +171,19 @@ def _reference_item(item: dict[str, Any], where: str, index: int) -> Iterator[Sc
 
 
 def read_foreign(path: Path, mapping: dict[str, str], source: str) -> Iterator[Scenario]:
-    """The tolerant loader: JSONL or JSON list of records with the HF copy's likely fields."""
+    """The tolerant loader: JSONL or JSON records with the HF copy's likely fields, the
+    reference code's JSON, or any format ``load_scenarios`` reads."""
     name = path.name.lower()
-    if name.endswith((".jsonl", ".jsonl.gz")):
-        rows: Iterable[tuple[str, dict[str, Any]]] = ((f"{path}:{n}", r) for n, r in iter_jsonl(path))
-    elif name.endswith(".json"):
-        try:
-            data = json.loads(path.read_text("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DataError(f"{path}: not a readable JSON file ({exc})") from exc
-        if isinstance(data, dict):  # {"train": [...]} style
-            data = next((v for v in data.values() if isinstance(v, list)), None)
-        if not isinstance(data, list):
-            raise DataError(f"{path}: expected a list of records")
-        rows = ((f"{path}: item {i}", r) for i, r in enumerate(data))
+    if name.endswith(".json"):
+        yield from read_json_file(path, mapping, source)
+    elif name.endswith((".jsonl", ".jsonl.gz")):
+        for lineno, rec in iter_jsonl(path):
+            yield scenario_from_record(rec, f"{path}:{lineno}", mapping=mapping, source=source,
+                                       id_prefix=f"{path.stem}-{lineno:06d}")
     else:
         from .io import load_scenarios
 
         yield from load_scenarios(path)
-        return
-    for i, (where, rec) in enumerate(rows):
-        if not isinstance(rec, dict):
-            raise DataError(f"{where}: expected an object")
-        yield scenario_from_record(rec, where, mapping=mapping, source=source, id_prefix=f"{path.stem}-{i:06d}")
 
 
 def write_reference(path: Path, scenarios: Iterable[Scenario]) -> int:

@@ -21,7 +21,7 @@ from typing import IO, Any, Iterable, Iterator, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ..errors import DataError
-from ..schema import ATTRIBUTES, Attribute, Profile, Scenario
+from ..schema import ATTRIBUTES, Profile, Scenario
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -45,8 +45,9 @@ def open_text(path: Path, mode: str = "r") -> IO[str]:
     return path.open(mode, encoding="utf-8", newline="")
 
 
-def _raw_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text) of each non-blank line; DataError for unreadable files or bytes.
+def _scan_lines(path: Path) -> Iterator[tuple[int, str | None, str | None]]:
+    """(line number, text, problem) for each non-blank line; a line that is not UTF-8 comes
+    with a problem instead of text. An unreadable file raises DataError.
 
     Lines are decoded one by one so an encoding error names its own line."""
     try:
@@ -55,9 +56,10 @@ def _raw_lines(path: Path) -> Iterator[tuple[int, str]]:
                 try:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
-                    raise DataError(f"{path}:{lineno}: not valid UTF-8 ({exc.reason})") from exc
+                    yield lineno, None, f"{path}:{lineno}: not valid UTF-8 ({exc.reason})"
+                    continue
                 if line.strip():
-                    yield lineno, line
+                    yield lineno, line, None
     except FileNotFoundError as exc:
         raise DataError(f"{path}: no such file") from exc
     except (OSError, EOFError, zlib.error) as exc:
@@ -74,15 +76,37 @@ def _parse_object(path: Path, lineno: int, line: str) -> dict[str, Any]:
     return obj
 
 
+def _strict_lines(path: Path) -> Iterator[tuple[int, str]]:
+    for lineno, line, problem in _scan_lines(path):
+        if problem:
+            raise DataError(problem)
+        yield lineno, line  # type: ignore[misc]
+
+
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for each non-blank line; DataError on the first bad one."""
-    for lineno, line in _raw_lines(path):
+    for lineno, line in _strict_lines(path):
         yield lineno, _parse_object(path, lineno, line)
+
+
+def scan_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """Like iter_jsonl, but a bad line (or file) is reported as a problem and the scan goes on."""
+    try:
+        for lineno, line, problem in _scan_lines(path):
+            if problem:
+                yield lineno, None, problem
+                continue
+            try:
+                yield lineno, _parse_object(path, lineno, line), None  # type: ignore[arg-type]
+            except DataError as exc:
+                yield lineno, None, str(exc)
+    except DataError as exc:
+        yield 0, None, str(exc)
 
 
 def read_records(path: Path, model: type[M]) -> Iterator[M]:
     """Stream a JSONL file of ``model`` records, failing on the first invalid one."""
-    for lineno, line in _raw_lines(path):
+    for lineno, line in _strict_lines(path):
         try:
             yield model.model_validate_json(line)  # fast path: one pass in pydantic-core
         except ValidationError:
@@ -113,6 +137,27 @@ def atomic_writer(path: Path) -> Iterator[IO[str]]:
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def repair_jsonl(path: Path) -> None:
+    """Drop a torn last line left by a crash mid-write, so appending stays valid JSONL."""
+    if not path.exists():
+        return
+    with path.open("rb+") as fh:
+        end = fh.seek(0, os.SEEK_END)
+        pos = end
+        while pos > 0:  # scan back in blocks for the last newline
+            step = min(65536, pos)
+            fh.seek(pos - step)
+            block = fh.read(step)
+            if pos == end and block.endswith(b"\n"):
+                return
+            nl = block.rfind(b"\n")
+            if nl >= 0:
+                fh.truncate(pos - step + nl + 1)
+                return
+            pos -= step
+        fh.truncate(0)
 
 
 def write_jsonl(path: Path, records: Iterable[BaseModel]) -> int:
@@ -281,13 +326,4 @@ def _write_parquet(path: Path, scenarios: Iterable[Scenario]) -> int:
     finally:
         tmp.unlink(missing_ok=True)
     return n
-
-
-def attribute_columns(fieldnames: Iterable[str]) -> dict[str, Attribute]:
-    """Map the columns of a foreign file that name attributes (any spelling) to attributes."""
-    out = {}
-    for name in fieldnames:
-        with contextlib.suppress(ValueError):
-            out[name] = Attribute.parse(name)
-    return out
 

@@ -91,9 +91,14 @@ def agreement(gold: list[int], pred: list[int]) -> dict[str, Any]:
 
 
 async def run_judge_check(model: ChatModel, items: list[GoldItem], *, repeats: int = 1, concurrency: int = 8,
-                          output: str | None = None, max_tokens: int = 1024, progress: Any = None) -> dict[str, Any]:
-    """Judge every gold item ``repeats`` times (repeat r uses seed r) and compute agreement."""
-    judges = [Judge(model, output=output, max_tokens=max_tokens, seed=1000 * r) for r in range(repeats)]  # type: ignore[arg-type]
+                          output: str | None = None, max_tokens: int = 1024, repeat_temperature: float = 0.7,
+                          progress: Any = None) -> dict[str, Any]:
+    """Judge every gold item at temperature 0 (agreement), and ``repeats - 1`` more times at
+    ``repeat_temperature`` with other seeds (self-consistency: how often the scores stay put)."""
+    if repeats < 1:
+        raise ValueError("repeats must be at least 1")
+    judges = [Judge(model, output=output, max_tokens=max_tokens, seed=1000 * r,  # type: ignore[arg-type]
+                    temperature=0.0 if r == 0 else repeat_temperature) for r in range(repeats)]
     sem = asyncio.Semaphore(concurrency)
 
     async def one(judge: Judge, item: GoldItem) -> JudgeVerdict:
@@ -108,6 +113,7 @@ async def run_judge_check(model: ChatModel, items: list[GoldItem], *, repeats: i
     first = by_repeat[0]
     result: dict[str, Any] = {
         "judge": model.spec, "identity": model.identity, "items": len(items), "repeats": repeats,
+        "repeat_temperature": repeat_temperature if repeats > 1 else None,
         "errors": sum(not v.ok for v in first),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "dimensions": {},
@@ -137,19 +143,20 @@ def _store_path() -> Path:
 
 def remember(result: dict[str, Any]) -> None:
     """Keep the latest judge-check summary per judge identity (without per-item verdicts)."""
+    from ..dataset.io import atomic_writer
+
     path = _store_path()
     try:
         store = json.loads(path.read_text())
     except (OSError, ValueError):
         store = {}
     store[result["identity"]] = {k: v for k, v in result.items() if k != "verdicts"}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".part")
-    tmp.write_text(json.dumps(store, indent=1))
-    tmp.replace(path)
+    with atomic_writer(path) as fh:
+        json.dump(store, fh, indent=1)
 
 
 VALIDATION_THRESHOLD = 0.6  # minimum QWK on every dimension to call a judge validated
+MAX_ERROR_RATE = 0.05  # ...and at most this share of gold items left unscored
 
 
 def judge_validation(spec: str, identity: str) -> dict[str, Any]:
@@ -169,7 +176,9 @@ def judge_validation(spec: str, identity: str) -> dict[str, Any]:
     dims = record["dimensions"]
     qwks = {d: dims[d]["qwk"] for d in dims}
     figures = ", ".join(f"{Dimension(d).label} QWK {q:.2f}" for d, q in qwks.items())
-    validated = all(q == q and q >= VALIDATION_THRESHOLD for q in qwks.values()) and not embedded
+    error_rate = record["errors"] / record["items"] if record["items"] else 1.0
+    validated = (all(q == q and q >= VALIDATION_THRESHOLD for q in qwks.values()) and error_rate <= MAX_ERROR_RATE
+                 and not embedded)
     verdict = "validated" if validated else "not validated"
     text = (f"{verdict}: judge-check on {record['items']} gold items ({record['date'][:10]}): {figures}; "
             f"{record['errors']} judge errors.")

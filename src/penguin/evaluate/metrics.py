@@ -34,7 +34,7 @@ class ItemScore:
     source: str
     scores: dict[str, float]  # metric -> value (pss + dimensions)
     disagreement: dict[str, float] = field(default_factory=dict)
-    n_judges: int = 0
+    n_judges: int = 0  # judges whose verdict parsed
 
 
 @dataclass
@@ -56,8 +56,9 @@ def bootstrap_ci(values: Iterable[float], *, resamples: int = 2000, seed: int = 
     if arr.size == 1:
         return Interval(float(arr[0]), float(arr[0]), float(arr[0]), 1)
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, arr.size, size=(resamples, arr.size))
-    means = arr[idx].mean(axis=1)
+    batch = max(1, min(resamples, 2_000_000 // arr.size))  # bound the index matrix to ~16 MB
+    means = np.concatenate([arr[rng.integers(0, arr.size, size=(min(batch, resamples - b), arr.size))].mean(axis=1)
+                            for b in range(0, resamples, batch)])
     alpha = (1 - level) / 2
     return Interval(float(arr.mean()), float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha)), int(arr.size))
 
@@ -80,7 +81,7 @@ def combine(verdicts: list[JudgementRecord], how: Literal["mean", "median"] = "m
 
 def item_scores(run_dir: Path, how: Literal["mean", "median"] = "mean") -> tuple[list[ItemScore], dict[str, int]]:
     """Per-item scores of a run, plus error counts."""
-    meta: dict[tuple[str, str], ResponseRecord] = {}
+    meta: dict[tuple[str, str], tuple[str, str]] = {}  # key -> (domain, source)
     counts = {"responses": 0, "response_errors": 0, "judgements": 0, "judge_errors": 0, "unscored_items": 0}
     resp_path = run_dir / "responses.jsonl"
     if resp_path.exists():
@@ -88,7 +89,7 @@ def item_scores(run_dir: Path, how: Literal["mean", "median"] = "mean") -> tuple
             counts["responses"] += 1
             if r.error:
                 counts["response_errors"] += 1
-            meta[r.key] = r.model_copy(update={"text": None})  # keep memory small
+            meta[r.key] = (r.domain, r.source)
     by_item: dict[tuple[str, str], list[JudgementRecord]] = defaultdict(list)
     judge_path = run_dir / "judgements.jsonl"
     if judge_path.exists():
@@ -98,14 +99,15 @@ def item_scores(run_dir: Path, how: Literal["mean", "median"] = "mean") -> tuple
             by_item[(j.scenario_id, j.context)].append(j)
     items = []
     for key, verdicts in by_item.items():
-        r = meta.get(key)
-        if r is None:
+        where = meta.get(key)
+        if where is None:
             continue
         combined = combine(verdicts, how)
         if combined is None:
             counts["unscored_items"] += 1
             continue
-        items.append(ItemScore(key[0], key[1], r.domain, r.source, combined[0], combined[1], len(verdicts)))
+        n_ok = sum(v.scores is not None for v in verdicts)
+        items.append(ItemScore(key[0], key[1], where[0], where[1], combined[0], combined[1], n_ok))
     return items, counts
 
 

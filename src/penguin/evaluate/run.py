@@ -19,10 +19,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, AsyncIterator, Iterator, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from .. import __version__, prompts
-from ..dataset.io import bundled_path, load_scenarios
+from ..dataset.io import atomic_writer, bundled_path, load_scenarios, repair_jsonl
 from ..errors import ConfigError, DataError
 from ..models import ChatModel, load_model
 from ..schema import DOMAINS, Context, Scenario
@@ -47,10 +47,28 @@ class RunConfig(BaseModel):
     seed: int = 0
     generation: GenerationParams = Field(default_factory=GenerationParams)
     judge_output: Literal["auto", "json", "text"] = "auto"
-    judge_max_tokens: int = 1024
+    judge_max_tokens: int = Field(1024, ge=16)
     jury: Literal["mean", "median"] = "mean"
     base_url: str | None = None
-    concurrency: int = 8
+    concurrency: int = Field(8, ge=1)
+
+    @field_validator("judges")
+    @classmethod
+    def _distinct_judges(cls, judges: list[str]) -> list[str]:
+        if not judges:
+            raise ValueError("at least one judge is needed")
+        if len(set(judges)) != len(judges):
+            raise ValueError("the same judge is given twice; a jury needs different judges")
+        return judges
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> "RunConfig":
+        if self.sample is not None and self.per_domain is not None:
+            raise ValueError("give --sample or --per-domain, not both")
+        for name in ("limit", "sample", "per_domain"):
+            if (v := getattr(self, name)) is not None and v < 1:
+                raise ValueError(f"{name} must be at least 1")
+        return self
 
     def parsed_contexts(self) -> list[Context]:
         try:
@@ -67,6 +85,7 @@ class Manifest(BaseModel):
     prompt_hashes: dict[str, str]
     model_identities: dict[str, str] = Field(default_factory=dict)
     n_items: int = 0
+    """Planned (scenario, context) items; for subset analyses, the number of scenarios."""
 
 
 def dataset_hash(source: str | None) -> str:
@@ -110,16 +129,6 @@ def select_scenarios(config: RunConfig) -> Iterator[Scenario]:
         if config.limit is not None and n >= config.limit:
             return
         yield s
-
-
-def repair_jsonl(path: Path) -> None:
-    """Drop a torn last line left by a crash mid-write, so appending stays valid JSONL."""
-    if not path.exists():
-        return
-    with path.open("rb+") as fh:
-        data = fh.read()
-        if data and not data.endswith(b"\n"):
-            fh.truncate(data.rfind(b"\n") + 1)
 
 
 @dataclass
@@ -182,20 +191,18 @@ class Runner:
     call ``evaluate`` directly with the contexts their strategy needs."""
 
     def __init__(self, run_dir: Path, config: RunConfig, *, model: ChatModel | None = None,
-                 judges: list[ChatModel] | None = None, keep_verdicts: bool = False):
+                 judges: list[ChatModel] | None = None, keep_verdicts: bool = False, resume: bool = False):
         self.run_dir = run_dir
         self.config = config
+        self.resume = resume
         self.contexts = config.parsed_contexts()
         self._model = model
         self._judge_models = judges
         self.keep_verdicts = keep_verdicts
         self.counters = Counters()
 
-    def _write_manifest(self, n_items: int) -> None:
-        manifest_path = self.run_dir / "manifest.json"
-        if manifest_path.exists():
-            return
-        manifest = Manifest(
+    def _manifest(self, n_items: int) -> Manifest:
+        return Manifest(
             config=self.config,
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             penguin_version=__version__,
@@ -204,40 +211,63 @@ class Runner:
             model_identities={self.model.spec: self.model.identity, **{j.name: j.model.identity for j in self.judges}},
             n_items=n_items,
         )
-        tmp = manifest_path.with_suffix(".part")
-        tmp.write_text(manifest.model_dump_json(indent=2))
-        tmp.replace(manifest_path)
+
+    def _write_or_check_manifest(self, n_items: int) -> None:
+        """A new run writes its manifest; a resumed run must match it, or records would mix."""
+        path = self.run_dir / "manifest.json"
+        current = self._manifest(n_items)
+        if not path.exists():
+            if self.resume:
+                raise DataError(f"{self.run_dir} is not a run folder (no manifest.json)")
+            with atomic_writer(path) as fh:
+                fh.write(current.model_dump_json(indent=2))
+            return
+        stored = load_manifest(self.run_dir)
+        for what, old, new in (("dataset", stored.dataset_sha256, current.dataset_sha256),
+                               ("prompt templates", stored.prompt_hashes, current.prompt_hashes),
+                               ("models", stored.model_identities, current.model_identities)):
+            if old != new:
+                raise DataError(f"cannot resume {self.run_dir}: the {what} changed since the run started "
+                                "(start a new run, or restore the original)")
 
     def count_scenarios(self) -> int:
-        n = sum(1 for _ in select_scenarios(self.config))  # also validates the selection
-        if n == 0:
+        """Validate the selection (domains, files, unique ids) and count it."""
+        seen: set[str] = set()
+        for s in select_scenarios(self.config):
+            if s.id in seen:
+                raise DataError(f"scenario id {s.id!r} occurs twice in {self.config.dataset or 'the dataset'}; "
+                                "ids must be unique (penguin data validate lists all problems)")
+            seen.add(s.id)
+        if not seen:
             raise DataError("the selection is empty: no scenarios match the given domains/limits")
-        return n
+        return len(seen)
 
     @contextlib.asynccontextmanager
     async def session(self, n_items: int) -> AsyncIterator["Runner"]:
         """Load models, write the manifest, load the resume state, open the record files."""
         cfg = self.config
-        self.model = self._model or load_model(cfg.model, base_url=cfg.base_url, concurrency=cfg.concurrency)
-        judge_models = self._judge_models or [
-            load_model(j, base_url=cfg.base_url, concurrency=cfg.concurrency) for j in cfg.judges
-        ]
-        output = None if cfg.judge_output == "auto" else cfg.judge_output
-        self.judges = [Judge(m, output=output, max_tokens=cfg.judge_max_tokens) for m in judge_models]
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._write_manifest(n_items)
-        self.state = RunState.load(self.run_dir, cfg.judges, self.keep_verdicts)
+        owned: list[ChatModel] = []  # models this session loaded, closed whatever happens
         started = time.perf_counter()
         try:
+            self.model = self._model or load_model(cfg.model, base_url=cfg.base_url, concurrency=cfg.concurrency)
+            if self._model is None:
+                owned.append(self.model)
+            judge_models = self._judge_models or [
+                load_model(j, base_url=cfg.base_url, concurrency=cfg.concurrency) for j in cfg.judges
+            ]
+            if self._judge_models is None:
+                owned.extend(judge_models)
+            output = None if cfg.judge_output == "auto" else cfg.judge_output
+            self.judges = [Judge(m, output=output, max_tokens=cfg.judge_max_tokens) for m in judge_models]
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._write_or_check_manifest(n_items)
+            self.state = RunState.load(self.run_dir, cfg.judges, self.keep_verdicts)
             with (self.run_dir / "responses.jsonl").open("a", encoding="utf-8") as self._resp_fh, \
                  (self.run_dir / "judgements.jsonl").open("a", encoding="utf-8") as self._judge_fh:
                 yield self
         finally:
-            if self._model is None:
-                await self.model.aclose()
-            if self._judge_models is None:
-                for m in judge_models:
-                    await m.aclose()
+            for m in owned:
+                await m.aclose()
         from .metrics import write_summary
 
         write_summary(self.run_dir, elapsed_s=time.perf_counter() - started, counters=self.counters.__dict__)
@@ -272,8 +302,8 @@ class Runner:
         return records
 
     async def evaluate(self, scenario: Scenario, contexts: list[Context]) -> dict[str, list[JudgementRecord]]:
-        """Respond and judge each context not yet done; returns the verdicts per context name
-        (kept ones too when ``keep_verdicts``). All responses of a scenario come first, then
+        """Respond and judge each context not yet done. With ``keep_verdicts`` returns every
+        verdict per context name (earlier ones too); otherwise the lists are empty. All responses of a scenario come first, then
         their judgements: consecutive judge prompts share rubric, profile and query, which
         servers and llama.cpp reuse."""
         todo = [ctx for ctx in contexts if (scenario.id, ctx.name) not in self.state.done]
@@ -303,20 +333,22 @@ class Runner:
                     bar.update(c.items, c.describe())
 
             with RunProgress(total, enabled=progress) as bar:
-                workers = [asyncio.create_task(worker()) for _ in range(max(1, self.config.concurrency))]
                 try:
-                    for scenario in select_scenarios(self.config):
-                        if all((scenario.id, ctx.name) in self.state.done for ctx in self.contexts):
-                            c.items += len(self.contexts)
-                            bar.update(c.items, c.describe())
-                        else:
-                            await queue.put(scenario)
-                    for _ in workers:
-                        await queue.put(None)
-                    await asyncio.gather(*workers)
-                finally:
-                    for w in workers:
-                        w.cancel()
+                    # A TaskGroup: if a worker fails, the producer and the other workers stop too,
+                    # instead of the producer waiting for ever on a full queue.
+                    async with asyncio.TaskGroup() as tg:
+                        for _ in range(self.config.concurrency):
+                            tg.create_task(worker())
+                        for scenario in select_scenarios(self.config):
+                            if all((scenario.id, ctx.name) in self.state.done for ctx in self.contexts):
+                                c.items += len(self.contexts)
+                                bar.update(c.items, c.describe())
+                            else:
+                                await queue.put(scenario)
+                        for _ in range(self.config.concurrency):
+                            await queue.put(None)
+                except* Exception as group:  # surface the first real error, not the group
+                    raise group.exceptions[0] from None
         return c
 
 
@@ -342,6 +374,5 @@ def load_manifest(run_dir: Path) -> Manifest:
 
 
 def json_dump(path: Path, data: object) -> None:
-    tmp = path.with_suffix(".part")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False))
-    tmp.replace(path)
+    with atomic_writer(path) as fh:
+        json.dump(data, fh, indent=2, ensure_ascii=False)

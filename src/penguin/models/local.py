@@ -135,15 +135,18 @@ class LocalModel(ChatModel):
             except ImportError as exc:  # pragma: no cover - a broken install
                 raise ConfigError("llama-cpp-python is not installed (pip install llama-cpp-python)") from exc
             start = time.perf_counter()
-            llm = Llama(
-                model_path=str(self.path),
-                n_ctx=self.n_ctx,
-                n_threads=self.threads,
-                n_threads_batch=self.threads,
-                n_batch=BLOCK,
-                seed=0,
-                verbose=False,
-            )
+            try:
+                llm = Llama(
+                    model_path=str(self.path),
+                    n_ctx=self.n_ctx,
+                    n_threads=self.threads,
+                    n_threads_batch=self.threads,
+                    n_batch=BLOCK,
+                    seed=0,
+                    verbose=False,
+                )
+            except ValueError as exc:  # llama.cpp could not load the file
+                raise ConfigError(f"{self.spec}: llama.cpp cannot load {self.path} ({exc})") from exc
             template = llm.metadata.get("tokenizer.chat_template") or CHATML
 
             def special(token_id: int) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import weakref
 from typing import Any
 
 import openai
@@ -24,16 +25,18 @@ RETRYABLE = (
     openai.APIConnectionError,
 )
 
-_SEMAPHORES: dict[tuple[str, int, int], asyncio.Semaphore] = {}
+_SEMAPHORES: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, int], asyncio.Semaphore]]" = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def endpoint_semaphore(endpoint: str, limit: int) -> asyncio.Semaphore:
     """One concurrency limit per endpoint (and event loop), shared by every model that uses
     the endpoint with that limit (a jury on one server shares one budget)."""
-    key = (endpoint, limit, id(asyncio.get_running_loop()))
-    sem = _SEMAPHORES.get(key)
+    per_loop = _SEMAPHORES.setdefault(asyncio.get_running_loop(), {})
+    sem = per_loop.get((endpoint, limit))
     if sem is None:
-        sem = _SEMAPHORES[key] = asyncio.Semaphore(limit)
+        sem = per_loop[(endpoint, limit)] = asyncio.Semaphore(limit)
     return sem
 
 
@@ -140,6 +143,8 @@ class RemoteModel(ChatModel):
                 ) from exc
             except openai.APIStatusError as exc:
                 raise ModelError(f"{self.spec}: request refused ({exc.status_code}): {_describe(exc)}") from exc
+            except (openai.OpenAIError, ValueError) as exc:  # e.g. a body that is not a chat completion
+                raise ModelError(f"{self.spec}: unusable response: {_describe(exc)}") from exc
             if not resp.choices:
                 raise ModelError(f"{self.spec}: the endpoint returned no choices")
             choice = resp.choices[0]

@@ -65,6 +65,8 @@ def parse_spec(text: str) -> ModelSpec:
             options[key] = kind(value)
         except ValueError as exc:
             raise ConfigError(f"option {key}={value!r} in {text!r} is not a valid {kind.__name__}") from exc
+        if kind in (int, float) and options[key] <= 0:  # type: ignore[operator]
+            raise ConfigError(f"option {key}={value!r} in {text!r} must be positive")
     return ModelSpec(backend, target.strip(), options, raw)
 
 

@@ -69,7 +69,7 @@ async def ask_json(
     for attempt in range(attempts):
         request = ChatRequest(
             messages=(Message(role="system", content=system), Message(role="user", content=user)),
-            temperature=temperature,
+            temperature=temperature if attempt == 0 else max(temperature, 0.5),  # greedy would repeat itself
             max_tokens=max_tokens,
             seed=seed + attempt,
             json_schema=schema if model.supports_json_schema else None,
