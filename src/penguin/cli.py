@@ -404,7 +404,8 @@ def _config(domains: Optional[str] = None, **fields: object):  # noqa: ANN202 - 
     return config
 
 
-def _run_eval(config, run_dir: Path, progress: bool, report: bool, resumed: bool = False) -> Path:  # noqa: ANN001
+def _run_eval(config, run_dir: Path, progress: bool, report: bool, resumed: bool = False,  # noqa: ANN001
+              samples: bool = True) -> Path:
     from .evaluate.run import Runner
 
     console.print(f"run folder: [bold]{run_dir}[/]")
@@ -416,7 +417,7 @@ def _run_eval(config, run_dir: Path, progress: bool, report: bool, resumed: bool
     if report:
         from .report.build import render_report
 
-        html_path, md_path = render_report([run_dir], run_dir / "report.html")
+        html_path, md_path = render_report([run_dir], run_dir / "report.html", samples=samples)
         console.print(f"report: [bold]{html_path}[/] (summary: {md_path})")
     return run_dir
 
@@ -462,12 +463,13 @@ def eval_cmd(
     resume: Optional[Path] = typer.Option(None, help="Continue this run folder (its manifest decides the config)."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
     report: bool = typer.Option(True, help="Write report.html into the run folder."),
+    samples: bool = typer.Option(True, help="Include sample items (profiles and answers) in the report."),
 ) -> None:
     """Measure a model's personalized safety: respond, judge, aggregate (resumable)."""
     from .evaluate.run import load_manifest, new_run_dir
 
     if resume is not None:
-        _run_eval(load_manifest(resume).config, resume, progress, report, resumed=True)
+        _run_eval(load_manifest(resume).config, resume, progress, report, resumed=True, samples=samples)
         return
     config = _config(
         model=model, judges=judge, dataset=dataset, contexts=[v.strip() for v in variants.split(",") if v.strip()],
@@ -476,7 +478,7 @@ def eval_cmd(
         judge_output=judge_output, judge_max_tokens=judge_max_tokens, jury=jury, base_url=base_url,
         concurrency=concurrency,
     )
-    _run_eval(config, new_run_dir(out, model), progress, report)
+    _run_eval(config, new_run_dir(out, model), progress, report, samples=samples)
 
 
 @app.command("report")
@@ -484,11 +486,12 @@ def eval_cmd(
 def report_cmd(
     runs: List[Path] = typer.Argument(..., help="One or more run folders (compared side by side)."),
     out: Optional[Path] = typer.Option(None, help="HTML file to write (default: report.html in the first run)."),
+    samples: bool = typer.Option(True, help="Include sample items (profiles and answers)."),
 ) -> None:
     """Write one self-contained HTML report (opens offline) and a Markdown summary."""
     from .report.build import render_report
 
-    html_path, md_path = render_report(runs, out or runs[0] / "report.html")
+    html_path, md_path = render_report(runs, out or runs[0] / "report.html", samples=samples)
     console.print(f"report: [bold]{html_path}[/]\nsummary: {md_path}")
 
 

@@ -197,7 +197,10 @@ def _judges_info(runs: list[RunView]) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-def render_report(run_dirs: list[Path], out_html: Path, out_md: Path | None = None) -> tuple[Path, Path]:
+def render_report(run_dirs: list[Path], out_html: Path, out_md: Path | None = None,
+                  samples: bool = True) -> tuple[Path, Path]:
+    """Write the HTML report and the Markdown summary. ``samples=False`` leaves out the
+    drill-down, which shows profiles (mental health, self-harm) next to the answers."""
     runs = [load_run(p) for p in run_dirs]
     judges = _judges_info(runs)
     context = {
@@ -212,7 +215,7 @@ def render_report(run_dirs: list[Path], out_html: Path, out_md: Path | None = No
         "domain_charts": domain_charts(runs),
         "attributes": attribute_importance(runs),
         "subsets": subset_analyses(runs),
-        "drilldown": {run.label: drilldown(run) for run in runs},
+        "drilldown": {run.label: drilldown(run) for run in runs} if samples else {},
         "dims": DIMENSIONS,
     }
     env = jinja2.Environment(loader=jinja2.PackageLoader("penguin", "report/templates"), autoescape=True,
