@@ -1,0 +1,1 @@
+"""RAISE offline planner: LLM-guided MCTS over attribute sets, baselines, path library."""

@@ -1,0 +1,68 @@
+"""The MCTS planner on synthetic rewards with known optima."""
+
+import itertools
+
+import pytest
+
+from penguin.planner.mcts import MCTS, SearchConfig, epsilon, rank_prior
+from penguin.planner.synthetic import SyntheticProblem
+from penguin.schema import ATTRIBUTES, Attribute
+
+A = Attribute
+
+
+def test_optimum_is_the_true_best():
+    p = SyntheticProblem(seed=3)
+    best = max((frozenset(c) for c in itertools.combinations(ATTRIBUTES, 3)), key=p.value)
+    assert best == p.optimum
+
+
+@pytest.mark.parametrize("seed", range(5))
+async def test_guided_search_finds_the_known_best_subset(seed):
+    p = SyntheticProblem(seed=seed, prior_noise=0.05)  # an informative prior
+    res = await MCTS(p.reward, p.prior, SearchConfig(iterations=200, depth=3, seed=seed)).run()
+    assert frozenset(res.path) == p.optimum
+    assert res.reward == pytest.approx(p.value(p.optimum), abs=0.3)
+    assert len(res.q_values) == 3
+
+
+async def test_the_transposition_table_never_scores_a_set_twice():
+    p = SyntheticProblem(seed=1)
+    res = await MCTS(p.reward, p.prior, SearchConfig(iterations=300, depth=3, batch=8, seed=1)).run()
+    assert len(p.evaluations) == len(set(p.evaluations)) == res.reward_evaluations
+    assert res.reward_evaluations <= 120  # at most every 3-subset once, however many iterations
+
+
+async def test_same_seed_same_result_and_different_seed_may_differ():
+    async def run(seed):
+        p = SyntheticProblem(seed=7)
+        r = await MCTS(p.reward, p.prior, SearchConfig(iterations=60, depth=3, batch=4, seed=seed)).run()
+        return r.path, r.q_values, p.evaluations
+
+    assert await run(5) == await run(5)
+
+
+async def test_vanilla_uct_runs_without_a_prior():
+    p = SyntheticProblem(seed=2)
+    res = await MCTS(p.reward, None, SearchConfig(iterations=200, depth=3, guided=False, seed=0)).run()
+    assert res.prior_calls == 0 and len(res.path) == 3
+
+
+async def test_unscorable_leaves_are_not_learned_from():
+    async def reward(s):
+        return None if A.AGE in s else 3.0 + len(s & {A.MENTAL, A.EMOTION})
+
+    res = await MCTS(reward, None, SearchConfig(iterations=80, depth=2, guided=False)).run()
+    assert A.AGE not in res.path and frozenset(res.path) == {A.MENTAL, A.EMOTION}
+
+
+def test_rank_prior_has_full_support_and_follows_the_ranking():
+    remaining = list(ATTRIBUTES[:5])
+    p = rank_prior([remaining[2], remaining[0]], remaining)
+    assert sum(p.values()) == pytest.approx(1.0)
+    assert all(v > 0 for v in p.values())
+    assert p[remaining[2]] > p[remaining[0]] > p[remaining[1]] == p[remaining[4]]
+
+
+def test_epsilon_decays_with_depth():
+    assert epsilon(0, 5, 0.2) > epsilon(2, 5, 0.2) > epsilon(5, 5, 0.2) > 0
