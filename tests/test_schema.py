@@ -78,6 +78,6 @@ def test_contexts():
     c = Context.parse("emotion+mental")
     assert c.name == "mental+emotion"  # canonical order
     assert Context.parse(c.name) == c
-    assert Context.parse("self_harm").ordered() == [Attribute.SELF_HARM]
+    assert Context.parse("self_harm").attributes == {Attribute.SELF_HARM}
     with pytest.raises(ValueError):
         Context.parse("mental+nonsense")

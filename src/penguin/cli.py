@@ -325,17 +325,10 @@ def data_generate(
 
     async def run() -> None:
         m = load_model(model, base_url=base_url, concurrency=concurrency)
-        done = 0
         with RunProgress(len(leaves) * profiles, label="generating") as bar:
-
-            def tick() -> None:
-                nonlocal done
-                done += 1
-                bar.update(done)
-
             try:
                 stats = await generate(m, leaves, out, profiles_per_leaf=profiles, queries_per_profile=queries,
-                                       seed=seed, concurrency=concurrency, on_unit=tick)
+                                       seed=seed, concurrency=concurrency, on_unit=bar.tick)
             finally:
                 await m.aclose()
         console.print(f"wrote {out}: {stats.scenarios} new scenarios · {stats.skipped_done} units already done · "
@@ -520,18 +513,12 @@ def judge_check_cmd(
 
     async def run() -> dict:
         m = load_model(judge, base_url=base_url, concurrency=concurrency)
-        done = 0
         with RunProgress(len(items) * repeats, label="judging") as bar:
-            def tick() -> None:
-                nonlocal done
-                done += 1
-                bar.update(done)
-
             try:
                 return await run_judge_check(m, items, repeats=repeats, concurrency=concurrency,
                                              repeat_temperature=repeat_temperature,
                                              output=None if judge_output == "auto" else judge_output,
-                                             max_tokens=max_tokens, progress=tick)
+                                             max_tokens=max_tokens, progress=bar.tick)
             finally:
                 await m.aclose()
 

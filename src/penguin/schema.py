@@ -178,9 +178,6 @@ class Context(BaseModel):
             return "rich"
         return "+".join(a.key for a in ATTRIBUTES if a in self.attributes)
 
-    def ordered(self) -> list[Attribute]:
-        return [a for a in ATTRIBUTES if a in self.attributes]
-
 
 class Scenario(BaseModel):
     """One PENGUIN item: who asks (profile) and what they ask (query)."""

@@ -65,9 +65,10 @@ class JudgeParseError(ValueError):
 
 
 def judge_schema(max_justification_chars: int | None = None) -> dict[str, object]:
-    """The JSON schema of a verdict. A length bound on justifications keeps small local
-    models from looping inside a string until max_tokens; OpenAI's strict mode rejects
-    ``maxLength``, so remote judges get the schema without it."""
+    """The JSON schema of a verdict. A length bound on justifications keeps small models
+    from looping inside a string until max_tokens; the Judge asks for it only where
+    grammars are enforced (llama.cpp in-process or a server with ``grammar_field``),
+    because OpenAI's strict mode rejects ``maxLength``."""
     justification: dict[str, object] = {"type": "string"}
     if max_justification_chars:
         justification["maxLength"] = max_justification_chars
@@ -201,7 +202,7 @@ class Judge:
         self.max_attempts = max_attempts
         self.seed = seed
         if max_justification_chars is None and model.supports_grammar:
-            max_justification_chars = 100  # in-process llama.cpp: bound the loops of small models
+            max_justification_chars = 100  # grammar-enforcing backends: bound the loops of small models
         self.schema = judge_schema(max_justification_chars)
 
     @property

@@ -30,5 +30,12 @@ class RunProgress:
     def __exit__(self, *exc: Any) -> None:
         self._progress.__exit__(*exc)
 
+        self.completed = 0
+
     def update(self, completed: int, stats: str = "") -> None:
+        self.completed = completed
         self._progress.update(self._task, completed=completed, stats=stats)
+
+    def tick(self) -> None:
+        """One more unit done (for callers that only count)."""
+        self.update(self.completed + 1)

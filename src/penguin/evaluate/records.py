@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from .judge import Dimension, DimensionScore
+from .judge import JudgeVerdict
 
 
 class ResponseRecord(BaseModel):
@@ -27,17 +27,11 @@ class ResponseRecord(BaseModel):
         return (self.scenario_id, self.context)
 
 
-class JudgementRecord(BaseModel):
+class JudgementRecord(JudgeVerdict):
+    """A judge's verdict on one (scenario, context); ``raw`` keeps an unparseable answer."""
+
     scenario_id: str
     context: str
-    judge: str
-    scores: dict[Dimension, DimensionScore] | None = None
-    error: str | None = None
-    raw: str | None = None
-    """The judge's last answer when it could not be parsed (kept for inspection)."""
-    attempts: int = 1
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
 
     @property
     def key(self) -> tuple[str, str, str]:

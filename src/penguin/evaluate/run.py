@@ -290,9 +290,7 @@ class Runner:
         verdicts = await asyncio.gather(*(j.score(scenario.profile, scenario.query, resp.text or "") for j in todo))
         records = []
         for v in verdicts:
-            rec = JudgementRecord(scenario_id=scenario.id, context=resp.context, judge=v.judge, scores=v.scores,
-                                  error=v.error, attempts=v.attempts, raw=v.raw, prompt_tokens=v.prompt_tokens,
-                                  completion_tokens=v.completion_tokens)
+            rec = JudgementRecord(scenario_id=scenario.id, context=resp.context, **dict(v))
             _emit(self._judge_fh, rec)
             self.state.judged.add(rec.key)
             records.append(rec)
