@@ -177,7 +177,8 @@ async def extract_post(model: ChatModel, post: Post, *, min_attributes: int, rep
         values, _ = await ask_json(
             model, SYSTEM,
             prompts.render("extract_values", value_sets=[(a.value, VALUE_SETS[a]) for a in ATTRIBUTES], **text),
-            {"type": "object", "properties": {n: {"type": ["string", "null"], "maxLength": 80} for n in names},
+            # categories of SPEC section 3 (or null): a constraint small models can follow
+            {"type": "object", "properties": {a.value: {"enum": [*VALUE_SETS[a], None]} for a in ATTRIBUTES},
              "required": names, "additionalProperties": False},
             check=_values, seed=seed + 10, max_tokens=400,
         )
