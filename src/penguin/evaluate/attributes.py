@@ -46,7 +46,12 @@ class LLMValue:
 
     def __init__(self, runner: Runner):
         self.runner = runner
-        self.evaluations = 0
+        self.judged: set[tuple[str, Subset]] = set()
+
+    @property
+    def evaluations(self) -> int:
+        """Distinct (scenario, subset) pairs evaluated: each costs one response and its judgements."""
+        return len(self.judged)
 
     async def __call__(self, scenario: Scenario, subset: Subset) -> float | None:
         return (await self.many(scenario, [subset]))[subset]
@@ -55,7 +60,7 @@ class LLMValue:
         subsets = list(dict.fromkeys(subsets))
         contexts = [Context.of(s) for s in subsets]
         verdicts = await self.runner.evaluate(scenario, contexts)
-        self.evaluations += len(subsets)
+        self.judged.update((scenario.id, s) for s in subsets)
         out: dict[Subset, float | None] = {}
         for subset, ctx in zip(subsets, contexts):
             combined = combine(verdicts[ctx.name], self.runner.config.jury)

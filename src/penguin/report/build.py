@@ -215,7 +215,7 @@ def render_report(run_dirs: list[Path], out_html: Path, out_md: Path | None = No
         "domain_charts": domain_charts(runs),
         "attributes": attribute_importance(runs),
         "subsets": subset_analyses(runs),
-        "drilldown": {run.label: drilldown(run) for run in runs} if samples else {},
+        "drilldown": {run.label: d for run in runs if (d := drilldown(run))} if samples else {},
         "dims": DIMENSIONS,
     }
     env = jinja2.Environment(loader=jinja2.PackageLoader("penguin", "report/templates"), autoescape=True,
