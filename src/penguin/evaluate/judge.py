@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .. import prompts
 from ..errors import ModelError
 from ..models import ChatModel, ChatRequest, Message
-from ..models.structured import extract_json_object
+from ..models.structured import attempt_temperature, extract_json_object
 from ..schema import Profile
 
 
@@ -177,9 +177,6 @@ def parse_judgement(text: str) -> dict[Dimension, DimensionScore]:
     return scores
 
 
-RETRY_TEMPERATURE = 0.5
-
-
 class Judge:
     """Scores responses with one model. ``output`` is ``json`` (schema-constrained where the
     backend supports it) or ``text`` (the paper's format, parsed)."""
@@ -220,8 +217,7 @@ class Judge:
         )
         return ChatRequest(
             messages=(Message(role="system", content=system), Message(role="user", content=user)),
-            # temperature 0 as in the paper; a retry samples (greedy decoding would repeat the failure)
-            temperature=self.temperature if attempt == 0 else max(self.temperature, RETRY_TEMPERATURE),
+            temperature=attempt_temperature(self.temperature, attempt),  # 0 as in the paper, then sampled
             max_tokens=self.max_tokens,
             seed=self.seed + attempt,
             json_schema=self.schema if self.output == "json" and self.model.supports_json_schema else None,

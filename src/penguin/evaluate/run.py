@@ -22,7 +22,7 @@ from typing import IO, AsyncIterator, Iterator, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from .. import __version__, prompts
-from ..dataset.io import atomic_writer, bundled_path, load_scenarios, repair_jsonl
+from ..dataset.io import atomic_writer, bundled_path, load_scenarios, read_records, repair_jsonl
 from ..errors import ConfigError, DataError
 from ..models import ChatModel, load_model
 from ..schema import DOMAINS, Context, Scenario
@@ -145,8 +145,6 @@ class RunState:
 
     @classmethod
     def load(cls, run_dir: Path, judges: list[str], keep_verdicts: bool = False) -> "RunState":
-        from ..dataset.io import read_records
-
         state = cls()
         for path in (run_dir / "responses.jsonl", run_dir / "judgements.jsonl"):
             repair_jsonl(path)
@@ -301,9 +299,10 @@ class Runner:
 
     async def evaluate(self, scenario: Scenario, contexts: list[Context]) -> dict[str, list[JudgementRecord]]:
         """Respond and judge each context not yet done. With ``keep_verdicts`` returns every
-        verdict per context name (earlier ones too); otherwise the lists are empty. All responses of a scenario come first, then
-        their judgements: consecutive judge prompts share rubric, profile and query, which
-        servers and llama.cpp reuse."""
+        verdict per context name (earlier ones too); otherwise the lists are empty.
+
+        All responses of a scenario come first, then their judgements: consecutive judge
+        prompts share rubric, profile and query, which servers and llama.cpp reuse."""
         todo = [ctx for ctx in contexts if (scenario.id, ctx.name) not in self.state.done]
         responses = await asyncio.gather(*(self._respond(scenario, ctx) for ctx in todo))
         fresh = await asyncio.gather(*(self._judge(scenario, r) for r in responses if r.error is None))

@@ -17,6 +17,15 @@ from .base import ChatModel, ChatRequest, Message
 _DECODER = json.JSONDecoder(strict=False)
 
 
+RETRY_TEMPERATURE = 0.5
+
+
+def attempt_temperature(temperature: float, attempt: int) -> float:
+    """The first attempt uses the caller's temperature; a retry samples at least at
+    RETRY_TEMPERATURE, because greedy decoding would repeat the answer that just failed."""
+    return temperature if attempt == 0 else max(temperature, RETRY_TEMPERATURE)
+
+
 class StructuredOutputError(ModelError):
     """The model did not produce valid JSON for the schema after every attempt."""
 
@@ -69,7 +78,7 @@ async def ask_json(
     for attempt in range(attempts):
         request = ChatRequest(
             messages=(Message(role="system", content=system), Message(role="user", content=user)),
-            temperature=temperature if attempt == 0 else max(temperature, 0.5),  # greedy would repeat itself
+            temperature=attempt_temperature(temperature, attempt),
             max_tokens=max_tokens,
             seed=seed + attempt,
             json_schema=schema if model.supports_json_schema else None,
