@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from .. import __version__, prompts
 from ..dataset.io import atomic_writer, bundled_path, load_scenarios, read_records, repair_jsonl
+from ..dataset.splits import split_of
 from ..errors import ConfigError, DataError
 from ..models import ChatModel, load_model
 from ..schema import DOMAINS, Context, Scenario
@@ -41,6 +42,8 @@ class RunConfig(BaseModel):
     dataset: str | None = None
     contexts: list[str] = Field(default_factory=lambda: ["free", "rich"])
     domains: list[str] | None = None
+    split: Literal["plan", "dev", "online"] | None = None
+    """RAISE's query-level split (dataset/splits.py); None = every scenario."""
     limit: int | None = None
     sample: int | None = None
     per_domain: int | None = None
@@ -107,7 +110,8 @@ def select_scenarios(config: RunConfig) -> Iterator[Scenario]:
     unknown = domains - set(DOMAINS)
     if unknown:
         raise ConfigError(f"unknown domain(s) {', '.join(sorted(unknown))} (choose from {', '.join(DOMAINS)})")
-    stream = (s for s in load_scenarios(config.dataset) if s.domain in domains)
+    stream = (s for s in load_scenarios(config.dataset)
+              if s.domain in domains and (config.split is None or split_of(s.query) == config.split))
     if config.sample is not None or config.per_domain is not None:
         rng = random.Random(config.seed)
         reservoirs: dict[str, list[tuple[int, Scenario]]] = {}

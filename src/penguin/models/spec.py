@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl
 from ..errors import ConfigError
 from .base import ChatModel
 from .cache import CachedModel, ResponseCache
+from .usage import MeteredModel
 
 DEFAULT_MODEL = "local:smollm2"
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
@@ -78,7 +79,8 @@ def load_model(
     concurrency: int | None = None,
     timeout: float | None = None,
 ) -> ChatModel:
-    """Build the model a spec names, wrapped in the response cache unless ``cache=False``."""
+    """Build the model a spec names, wrapped in the response cache unless ``cache=False``,
+    and metered (models/usage.py)."""
     spec = parse_spec(text)
     opts = dict(spec.options)
     if spec.backend != "local":  # the in-process model serialises its calls anyway
@@ -95,9 +97,9 @@ def load_model(
         model = _openai(spec, opts, base_url)
     else:
         model = _azure(spec, opts)
-    if cache is False:
-        return model
-    return CachedModel(model, cache if isinstance(cache, ResponseCache) else ResponseCache())
+    if cache is not False:
+        model = CachedModel(model, cache if isinstance(cache, ResponseCache) else ResponseCache())
+    return MeteredModel(model)
 
 
 def _remote_kwargs(opts: dict[str, object]) -> dict[str, object]:

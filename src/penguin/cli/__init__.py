@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import __version__
-from .errors import PenguinError
+from .. import __version__
+from ..errors import PenguinError
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -81,8 +81,8 @@ BaseUrlOpt = typer.Option(None, "--base-url", help="Base URL of an OpenAI-compat
 @friendly
 def models_list() -> None:
     """Show the available backends and the bundled local models."""
-    from .models.local import BUNDLED
-    from .models.spec import BACKENDS
+    from ..models.local import BUNDLED
+    from ..models.spec import BACKENDS
 
     table = Table(title="Backends", show_lines=True)
     table.add_column("backend")
@@ -106,7 +106,7 @@ def models_check(
     max_tokens: int = typer.Option(48, help="Tokens to generate."),
 ) -> None:
     """Send one tiny request (bypassing the cache) and print latency and tokens/s."""
-    from .models import ChatRequest, load_model
+    from ..models import ChatRequest, load_model
 
     async def check() -> None:
         model = load_model(spec, base_url=base_url, cache=False)
@@ -134,7 +134,7 @@ def models_check(
 @friendly
 def cache_stats() -> None:
     """Entries and size of the response cache, per model."""
-    from .models import ResponseCache
+    from ..models import ResponseCache
 
     stats = ResponseCache().stats()
     console.print(f"cache: {stats['path']}")
@@ -147,7 +147,7 @@ def cache_stats() -> None:
 @friendly
 def cache_clear(model: Optional[str] = typer.Option(None, help="Only entries of this model identity.")) -> None:
     """Delete cached responses (all, or one model's)."""
-    from .models import ResponseCache
+    from ..models import ResponseCache
 
     n = ResponseCache().clear(model)
     console.print(f"removed {n} cached responses")
@@ -162,8 +162,8 @@ def data_build(
     out: Path = typer.Option(None, help="Where to write (default: the package's bundled file)."),
 ) -> None:
     """Rebuild the bundled 7,000-scenario synthetic set from the query bank and the sampler."""
-    from .dataset.bundled import build_synthetic_set
-    from .dataset.io import bundled_path, write_scenarios
+    from ..dataset.bundled import build_synthetic_set
+    from ..dataset.io import bundled_path, write_scenarios
 
     target = out or bundled_path()
     n = write_scenarios(target, build_synthetic_set(), "jsonl")
@@ -174,7 +174,7 @@ def data_build(
 @friendly
 def data_validate(path: Path = typer.Argument(..., help="Scenario file (.jsonl[.gz], .csv, .parquet, .json).")) -> None:
     """List every problem in a scenario file; exit non-zero if there is any."""
-    from .dataset.check import validate
+    from ..dataset.check import validate
 
     n_ok, problems = validate(path)
     for p in problems:
@@ -194,7 +194,7 @@ def data_stats(
     """Counts per domain/subcategory/source, attribute distributions, query lengths."""
     import json
 
-    from .dataset.check import stats
+    from ..dataset.check import stats
 
     st = stats(path)
     if as_json:
@@ -226,7 +226,7 @@ def data_show(
 
     from rich.panel import Panel
 
-    from .dataset.io import load_scenarios
+    from ..dataset.io import load_scenarios
 
     if ids:
         wanted = set(ids)
@@ -263,7 +263,7 @@ def data_export(
     fmt: Optional[str] = typer.Option(None, "--format", help="jsonl, csv, parquet or reference."),
 ) -> None:
     """Write scenarios as JSONL, CSV, parquet or the reference code's generator JSON."""
-    from .dataset.io import load_scenarios, write_scenarios
+    from ..dataset.io import load_scenarios, write_scenarios
 
     n = write_scenarios(out, load_scenarios(source), fmt)
     console.print(f"wrote {n} scenarios to {out}")
@@ -278,22 +278,22 @@ def data_import(
     source: str = typer.Option("real", help="source for records without a Subreddit field: real or synthetic."),
 ) -> None:
     """Convert a foreign file to canonical JSONL (tolerant of the HF copy's field names)."""
-    from .dataset.importers import parse_mapping, read_foreign
-    from .dataset.io import write_scenarios
+    from ..dataset.importers import parse_mapping, read_foreign
+    from ..dataset.io import write_scenarios
 
     n = write_scenarios(out, read_foreign(src, parse_mapping(mapping), source), "jsonl")
     console.print(f"imported {n} scenarios into {out}")
 
 
 def _leaves_for(domains: Optional[str], scenarios: Optional[str]) -> list:
-    from .taxonomy import find_leaf, leaves
+    from ..taxonomy import find_leaf, leaves
 
     all_leaves = list(enumerate(leaves()))
     if scenarios:
         wanted = [x.strip() for x in scenarios.split(",")]
         bad = [w for w in wanted if find_leaf(w) is None]
         if bad:
-            from .errors import ConfigError
+            from ..errors import ConfigError
 
             raise ConfigError(f"--scenarios: unknown leaf scenario(s) {bad}")
         return [(n, leaf) for n, leaf in all_leaves if leaf.scenario in wanted]
@@ -317,9 +317,9 @@ def data_generate(
     concurrency: int = typer.Option(4, min=1),
 ) -> None:
     """LLM synthetic pipeline: profile -> queries -> near-duplicate removal -> JSONL (resumable)."""
-    from .dataset.generate import generate
-    from .evaluate.progress import RunProgress
-    from .models import load_model
+    from ..dataset.generate import generate
+    from ..evaluate.progress import RunProgress
+    from ..models import load_model
 
     leaves = _leaves_for(domains, scenarios)
 
@@ -352,9 +352,9 @@ def data_extract(
     concurrency: int = typer.Option(4, min=1),
 ) -> None:
     """Real-post pipeline: PII scrub -> attribute check -> values -> rewrite -> scenarios."""
-    from .dataset.extract import extract, read_posts
-    from .dataset.io import write_scenarios
-    from .models import load_model
+    from ..dataset.extract import extract, read_posts
+    from ..dataset.io import write_scenarios
+    from ..models import load_model
 
     items = read_posts(posts)
 
@@ -382,9 +382,9 @@ def _config(domains: Optional[str] = None, **fields: object):  # noqa: ANN202 - 
     """A RunConfig from command-line values; invalid values become one clear ConfigError."""
     from pydantic import ValidationError
 
-    from .dataset.io import describe_validation
-    from .errors import ConfigError
-    from .evaluate.run import RunConfig
+    from ..dataset.io import describe_validation
+    from ..errors import ConfigError
+    from ..evaluate.run import RunConfig
 
     if fields.get("dataset") not in (None, "penguin-synthetic"):
         fields["dataset"] = str(Path(str(fields["dataset"])).resolve())  # resumable from any folder
@@ -399,7 +399,7 @@ def _config(domains: Optional[str] = None, **fields: object):  # noqa: ANN202 - 
 
 def _run_eval(config, run_dir: Path, progress: bool, report: bool, resumed: bool = False,  # noqa: ANN001
               samples: bool = True) -> Path:
-    from .evaluate.run import Runner
+    from ..evaluate.run import Runner
 
     console.print(f"run folder: [bold]{run_dir}[/]")
     counters = asyncio.run(Runner(run_dir, config, resume=resumed).execute(progress=progress))
@@ -408,7 +408,7 @@ def _run_eval(config, run_dir: Path, progress: bool, report: bool, resumed: bool
         console.print(f"[yellow]{counters.response_errors} response errors, {counters.judge_errors} judge errors "
                       "(excluded from the means; see judgements.jsonl)[/]")
     if report:
-        from .report.build import render_report
+        from ..report.build import render_report
 
         html_path, md_path = render_report([run_dir], run_dir / "report.html", samples=samples)
         console.print(f"report: [bold]{html_path}[/] (summary: {md_path})")
@@ -459,7 +459,7 @@ def eval_cmd(
     samples: bool = typer.Option(True, help="Include sample items (profiles and answers) in the report."),
 ) -> None:
     """Measure a model's personalized safety: respond, judge, aggregate (resumable)."""
-    from .evaluate.run import load_manifest, new_run_dir
+    from ..evaluate.run import load_manifest, new_run_dir
 
     if resume is not None:
         _run_eval(load_manifest(resume).config, resume, progress, report, resumed=True, samples=samples)
@@ -482,7 +482,7 @@ def report_cmd(
     samples: bool = typer.Option(True, help="Include sample items (profiles and answers)."),
 ) -> None:
     """Write one self-contained HTML report (opens offline) and a Markdown summary."""
-    from .report.build import render_report
+    from ..report.build import render_report
 
     html_path, md_path = render_report(runs, out or runs[0] / "report.html", samples=samples)
     console.print(f"report: [bold]{html_path}[/]\nsummary: {md_path}")
@@ -504,10 +504,10 @@ def judge_check_cmd(
     """Agreement of a judge with the bundled gold set: QWK, Spearman, MAE, confusion, consistency."""
     import json
 
-    from .evaluate.judge import DIMENSIONS
-    from .evaluate.judge_check import load_reference, remember, run_judge_check
-    from .evaluate.progress import RunProgress
-    from .models import load_model
+    from ..evaluate.judge import DIMENSIONS
+    from ..evaluate.judge_check import load_reference, remember, run_judge_check
+    from ..evaluate.progress import RunProgress
+    from ..models import load_model
 
     items = load_reference()[:limit] if limit else load_reference()
 
@@ -548,7 +548,7 @@ def quickstart(
     out: Path = typer.Option(Path("runs"), help="Folder for run folders."),
 ) -> None:
     """The main job on the embedded default: a real PENGUIN slice, both variants, judged, reported."""
-    from .evaluate.run import new_run_dir
+    from ..evaluate.run import new_run_dir
 
     config = _config(per_domain=per_domain, seed=0, generation={"max_tokens": 128},
                      judge_max_tokens=400, concurrency=1)
@@ -593,8 +593,8 @@ def analyze_attributes(
     resume: Optional[Path] = typer.Option(None, help="Continue this analysis run."),
 ) -> None:
     """One attribute at a time: each of the 10 alone, none, and all (SPEC section 6)."""
-    from .evaluate.run import load_manifest, new_run_dir
-    from .schema import ATTRIBUTES
+    from ..evaluate.run import load_manifest, new_run_dir
+    from ..schema import ATTRIBUTES
 
     if resume is not None:
         _run_eval(load_manifest(resume).config, resume, progress=True, report=True, resumed=True)
@@ -626,9 +626,9 @@ def analyze_subsets_cmd(
     resume: Optional[Path] = typer.Option(None, help="Continue this analysis run (reuses every finished subset)."),
 ) -> None:
     """Attribute subsets of size k: random, static top-k, greedy, oracle; optional Shapley values."""
-    from .errors import ConfigError
-    from .evaluate.attributes import analyze_subsets, check_plan
-    from .evaluate.run import Runner, load_manifest, new_run_dir
+    from ..errors import ConfigError
+    from ..evaluate.attributes import analyze_subsets, check_plan
+    from ..evaluate.run import Runner, load_manifest, new_run_dir
 
     plan = [x.strip() for x in strategies.split(",") if x.strip()]
     check_plan(k, plan)
@@ -658,7 +658,11 @@ def analyze_subsets_cmd(
     if "shapley" in analysis and "overall" in analysis["shapley"]:
         ranked = sorted(analysis["shapley"]["overall"].items(), key=lambda kv: -kv[1])
         console.print("Shapley values: " + " · ".join(f"{a} {v:+.3f}" for a, v in ranked))
-    from .report.build import render_report
+    from ..report.build import render_report
 
     html_path, _ = render_report([run_dir], run_dir / "report.html")
     console.print(f"report: [bold]{html_path}[/]")
+
+
+# Commands that live in their own modules register themselves on ``app``.
+from . import planning  # noqa: E402,F401

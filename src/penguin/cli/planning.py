@@ -1,0 +1,80 @@
+"""`penguin plan`: build a RAISE path library (offline MCTS or a baseline strategy)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from . import BaseUrlOpt, JudgeOpt, ModelOpt, _config, app, console, friendly
+
+
+@app.command("plan")
+@friendly
+def plan_cmd(
+    strategy: str = typer.Option("guided", help="guided (LLM-guided MCTS), uct (no prior), random, static, "
+                                                "greedy or oracle (exhaustive)."),
+    iterations: int = typer.Option(300, help="MCTS iterations T (paper: 300)."),
+    depth: int = typer.Option(5, "--depth", "--k", help="Path length k (paper: 5; 3 in ablations)."),
+    c: float = typer.Option(1.0, help="PUCT exploration constant (paper: 1)."),
+    eps0: float = typer.Option(0.2, help="Rollout epsilon at depth 0 (paper: 0.2)."),
+    batch: int = typer.Option(4, help="Leaves scored concurrently per batch (virtual loss)."),
+    prior_temperature: float = typer.Option(1.0, help="Softmax temperature of the rank-to-prior map."),
+    prior_floor: float = typer.Option(0.02, help="Uniform mass mixed into the prior (full support)."),
+    model: str = ModelOpt,
+    judge: List[str] = JudgeOpt,
+    dataset: Optional[str] = typer.Option(None, help="Scenario file; default: the bundled set."),
+    split: str = typer.Option("plan", help="Query split to plan: plan, dev, online, or all."),
+    domains: Optional[str] = typer.Option(None, help="Comma-separated domains."),
+    limit: Optional[int] = typer.Option(None, help="First N scenarios of the split."),
+    per_domain: Optional[int] = typer.Option(None, help="N scenarios drawn per domain."),
+    seed: int = typer.Option(0, help="Seed of the search and of generation (same seed, same library)."),
+    max_tokens: int = typer.Option(512, help="Max tokens per response."),
+    judge_max_tokens: int = typer.Option(1024),
+    base_url: Optional[str] = BaseUrlOpt,
+    concurrency: int = typer.Option(4, min=1, help="Queries planned at once (each also batches its leaves)."),
+    out: Path = typer.Option(Path("runs"), help="Folder for run folders."),
+    resume: Optional[Path] = typer.Option(None, help="Continue this plan folder."),
+) -> None:
+    """Find the attributes worth asking for each query; writes library.jsonl (resumable)."""
+    import json
+
+    from pydantic import ValidationError
+
+    from ..dataset.io import describe_validation
+    from ..errors import ConfigError
+    from ..evaluate.run import Runner, load_manifest, new_run_dir
+    from ..planner.library import PlanConfig
+    from ..planner.plan import LIBRARY, PLANNER_MANIFEST, plan_library
+
+    if resume is not None:
+        config, run_dir = load_manifest(resume).config, resume
+        try:
+            plan = PlanConfig(**json.loads((resume / PLANNER_MANIFEST).read_text())["plan"])
+        except (OSError, KeyError, ValueError) as exc:
+            raise ConfigError(f"{resume} is not a plan folder ({PLANNER_MANIFEST}: {exc})") from exc
+    else:
+        try:
+            plan = PlanConfig(strategy=strategy, iterations=iterations, depth=depth, c=c, eps0=eps0, batch=batch,
+                              prior_temperature=prior_temperature, prior_floor=prior_floor)
+        except ValidationError as exc:
+            raise ConfigError(describe_validation(exc)) from exc
+        config = _config(model=model, judges=judge, dataset=dataset, contexts=[], domains=domains,
+                         split=None if split == "all" else split, limit=limit, per_domain=per_domain, seed=seed,
+                         generation={"max_tokens": max_tokens}, judge_max_tokens=judge_max_tokens,
+                         base_url=base_url, concurrency=concurrency)
+        run_dir = new_run_dir(out, f"plan-{plan.strategy}-{model}")
+    console.print(f"plan folder: [bold]{run_dir}[/]")
+    summary = asyncio.run(plan_library(Runner(run_dir, config, keep_verdicts=True, resume=resume is not None), plan))
+    t = Table(title=f"Path library · {plan.strategy} · k={plan.depth} · {summary['queries']} queries")
+    for col in ("mean safety of best path", "sets judged / query", "LLM calls / query", "tokens / query",
+                "seconds / query", "prior fallbacks"):
+        t.add_column(col, justify="right")
+    t.add_row(f"{summary['mean_reward']:.2f}" if summary.get("mean_reward") is not None else "–",
+              str(summary.get("reward_evaluations")), str(summary.get("llm_calls")), str(summary.get("tokens")),
+              str(summary.get("seconds")), str(summary.get("prior_fallbacks")))
+    console.print(t)
+    console.print(f"library: [bold]{run_dir / LIBRARY}[/]")

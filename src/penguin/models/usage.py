@@ -1,0 +1,71 @@
+"""Who spent which LLM calls: a per-task meter that every model call reports to.
+
+The planner and the agent compare strategies by what they cost, but their calls run
+concurrently with other scenarios'. A ContextVar holds the meter of the current task
+(asyncio copies it into the tasks a scenario spawns), so ``with metered() as usage:``
+counts exactly the calls made on behalf of one scenario.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Iterator
+
+from .base import ChatModel, ChatRequest, ChatResult
+
+
+@dataclass
+class Usage:
+    calls: int = 0
+    """Calls answered by a model (not from the response cache)."""
+    cached_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def add(self, result: ChatResult) -> None:
+        if result.cached:
+            self.cached_calls += 1
+        else:
+            self.calls += 1
+        self.prompt_tokens += result.prompt_tokens
+        self.completion_tokens += result.completion_tokens
+
+
+_CURRENT: ContextVar[Usage | None] = ContextVar("penguin_usage", default=None)
+
+
+@contextlib.contextmanager
+def metered() -> Iterator[Usage]:
+    """Count every call made (directly or by spawned tasks) inside the block."""
+    usage = Usage()
+    token = _CURRENT.set(usage)
+    try:
+        yield usage
+    finally:
+        _CURRENT.reset(token)
+
+
+class MeteredModel(ChatModel):
+    """The outermost layer of every loaded model: reports each result to the current meter."""
+
+    def __init__(self, inner: ChatModel):
+        self.inner = inner
+        self.spec = inner.spec
+        self.identity = inner.identity
+        self.supports_grammar = inner.supports_grammar
+        self.supports_json_schema = inner.supports_json_schema
+
+    async def generate(self, request: ChatRequest) -> ChatResult:
+        result = await self.inner.generate(request)
+        if (usage := _CURRENT.get()) is not None:
+            usage.add(result)
+        return result
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

@@ -1,0 +1,129 @@
+"""`penguin plan`: find the best attribute path for each query of the planning split.
+
+Rewards come from an evaluation ``Runner`` (respond with the acquired attributes, judge
+against the full profile), so every judged set is also a record in the run folder, cached
+and resumable; the prior comes from the same model under test. Every strategy, MCTS or
+baseline, is accounted the same way: distinct sets judged, LLM calls, tokens, seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from .. import prompts
+from ..errors import DataError
+from ..evaluate.attributes import STATIC_ORDER, LLMValue, choose
+from ..evaluate.run import Runner, json_dump, select_scenarios
+from ..models import metered
+from ..schema import Attribute, Scenario
+from .library import PathRecord, PlanConfig, load_library
+from .mcts import MCTS, SearchConfig
+from .prior import LLMPrior
+
+LIBRARY = "library.jsonl"
+PLANNER_MANIFEST = "planner.json"
+
+
+def _check_planner_manifest(run_dir: Path, config: PlanConfig) -> None:
+    """A library is made with one strategy and one set of settings; a resume must match."""
+    path = run_dir / PLANNER_MANIFEST
+    current = {"plan": config.model_dump(), "prompt": prompts.hashes("plan_rank")}
+    if path.exists():
+        import json
+
+        stored = json.loads(path.read_text())
+        if stored != current:
+            raise DataError(f"cannot resume {run_dir}: the planner settings or prompt changed "
+                            f"(stored {stored['plan']}); start a new plan")
+    else:
+        json_dump(path, current)
+
+
+async def plan_one(runner: Runner, value: LLMValue, scenario: Scenario, config: PlanConfig) -> PathRecord:
+    seed = runner.config.seed
+    started = time.perf_counter()
+    prior_calls = fallbacks = 0
+    q_values: list[float] = []
+    with metered() as usage:
+        if config.strategy in ("guided", "uct"):
+            prior = LLMPrior(runner.model, scenario, temperature=config.prior_temperature, floor=config.prior_floor,
+                             seed=seed)
+
+            async def reward(subset: frozenset[Attribute]) -> float | None:
+                return await value(scenario, subset)
+
+            search = SearchConfig(iterations=config.iterations, depth=config.depth, c=config.c, eps0=config.eps0,
+                                  batch=config.batch, seed=seed, guided=config.strategy == "guided")
+            result = await MCTS(reward, prior, search).run()
+            path, q_values, score = result.path, result.q_values, result.reward
+            prior_calls, fallbacks, evaluations = result.prior_calls, prior.fallbacks, result.reward_evaluations
+        else:
+            before = value.evaluations
+            subset, score = await choose(config.strategy, value, scenario, config.depth, seed)
+            path = [a for a in STATIC_ORDER if a in subset]
+            evaluations = value.evaluations - before
+    return PathRecord(scenario_id=scenario.id, query=scenario.query, domain=scenario.domain,
+                      strategy=config.strategy, path=path, q_values=[round(q, 4) for q in q_values], reward=score,
+                      reward_evaluations=evaluations, prior_calls=prior_calls, fallbacks=fallbacks,
+                      llm_calls=usage.calls, cached_calls=usage.cached_calls, tokens=usage.tokens,
+                      seconds=round(time.perf_counter() - started, 3))
+
+
+async def plan_library(runner: Runner, config: PlanConfig, *, progress: bool = True) -> dict:
+    """Plan every selected scenario not yet in the library; write ``plan_summary.json``."""
+    from ..evaluate.progress import RunProgress
+
+    n = runner.count_scenarios()
+    library_path = runner.run_dir / LIBRARY
+    async with runner.session(n):
+        _check_planner_manifest(runner.run_dir, config)
+        done = {r.scenario_id for r in load_library(library_path)} if library_path.exists() else set()
+        value = LLMValue(runner)
+        sem = asyncio.Semaphore(runner.config.concurrency)
+        with library_path.open("a", encoding="utf-8") as out, \
+                RunProgress(n, enabled=progress, label=f"planning ({config.strategy})") as bar:
+            bar.update(len(done))
+
+            async def one(scenario: Scenario) -> None:
+                async with sem:
+                    record = await plan_one(runner, value, scenario, config)
+                out.write(record.model_dump_json() + "\n")
+                out.flush()
+                bar.tick()
+
+            async with asyncio.TaskGroup() as tg:
+                for scenario in select_scenarios(runner.config):
+                    if scenario.id not in done:
+                        tg.create_task(one(scenario))
+    summary = summarize_library(load_library(library_path))
+    json_dump(runner.run_dir / "plan_summary.json", summary)
+    return summary
+
+
+def summarize_library(records: list[PathRecord]) -> dict:
+    """Mean safety reached and mean cost per query: the strategies' common currency."""
+    from statistics import mean
+
+    if not records:
+        return {"queries": 0}
+    scored = [r.reward for r in records if r.reward is not None]
+    return {
+        "queries": len(records),
+        "strategy": sorted({r.strategy for r in records}),
+        "mean_reward": round(mean(scored), 4) if scored else None,
+        "unscored": len(records) - len(scored),
+        "reward_evaluations": round(mean(r.reward_evaluations for r in records), 2),
+        "llm_calls": round(mean(r.llm_calls + r.cached_calls for r in records), 2),
+        "tokens": round(mean(r.tokens for r in records), 1),
+        "seconds": round(mean(r.seconds for r in records), 2),
+        "prior_fallbacks": sum(r.fallbacks for r in records),
+        "first_attribute": _counts(r.path[0].value for r in records if r.path),
+    }
+
+
+def _counts(items) -> dict[str, int]:  # noqa: ANN001
+    from collections import Counter
+
+    return dict(Counter(items).most_common())
