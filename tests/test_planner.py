@@ -56,6 +56,40 @@ async def test_unscorable_leaves_are_not_learned_from():
     assert A.AGE not in res.path and frozenset(res.path) == {A.MENTAL, A.EMOTION}
 
 
+async def _needle(s):
+    """Depth 2: {AGE, GENDER} is the best pair, but AGE's other pairs are poor, so Q(AGE) is low
+    and greedy highest-Q extraction heads for MENTAL, whose pairs are all decent."""
+    if s == {A.AGE, A.GENDER}:
+        return 5.0
+    return 1.0 if A.AGE in s else 3.0 + (A.MENTAL in s)
+
+
+async def test_best_leaf_extraction_returns_the_best_judged_leaf_where_greedy_q_misses_it():
+    greedy = await MCTS(_needle, None, SearchConfig(iterations=150, depth=2, guided=False, extract="q")).run()
+    assert A.MENTAL in greedy.path  # the paper's rule is misled by the subtree averages
+    m = MCTS(_needle, None, SearchConfig(iterations=150, depth=2, guided=False))  # best_leaf, the default
+    res = await m.run()
+    assert frozenset(res.path) == {A.AGE, A.GENDER} and res.reward == 5.0 == res.best_seen[1]
+    # q_values are still the Q of each prefix on the reward's scale; the leaf's Q is its reward
+    assert res.q_values == pytest.approx([1 + 4 * m.q(frozenset(res.path[:i + 1])) for i in range(2)])
+    assert res.q_values[-1] == pytest.approx(5.0)
+
+
+async def test_best_leaf_ties_go_to_the_safer_prefixes_and_the_path_follows_q():
+    async def reward(s):  # two pairs score 5; pairs with MENTAL do better than pairs with AGE
+        if s in ({A.AGE, A.GENDER}, {A.MENTAL, A.EMOTION}):
+            return 5.0
+        return 4.0 if A.MENTAL in s else 3.0 if A.EMOTION in s else 1.0
+
+    res = await MCTS(reward, None, SearchConfig(iterations=200, depth=2, guided=False)).run()
+    assert res.path == [A.MENTAL, A.EMOTION]
+
+
+def test_unknown_extraction_rule_is_rejected_before_searching():
+    with pytest.raises(ValueError, match="extraction"):
+        MCTS(_needle, None, SearchConfig(depth=2, extract="best"))
+
+
 def test_rank_prior_has_full_support_and_follows_the_ranking():
     remaining = list(ATTRIBUTES[:5])
     p = rank_prior([remaining[2], remaining[0]], remaining)

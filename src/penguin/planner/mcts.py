@@ -11,7 +11,8 @@ Each iteration walks from the root with PUCT,
 until it reaches a set never visited, then rolls out epsilon-greedily on pi0 with
 eps(d) = eps0 / (1 + exp(d - k/2)) down to depth k, scores the leaf and backs the reward up
 the path. Iterations run in batches whose leaves are scored concurrently; a virtual loss on
-the selected path steers the rest of the batch elsewhere.
+the selected path steers the rest of the batch elsewhere. The answer is the best-judged leaf,
+ordered by Q (or, as in the paper, the greedy highest-Q path: see ``SearchConfig.extract``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import asyncio
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Literal
 
 from ..schema import ATTRIBUTES, Attribute
 
@@ -42,6 +43,12 @@ class SearchConfig:
     guided: bool = True  # False: vanilla UCT (uniform prior, UCB1 exploration)
     reward_range: tuple[float, float] = (1.0, 5.0)
     """Rewards are mapped to [0, 1] inside the search so that c means the same for any scale."""
+    extract: Literal["best_leaf", "q"] = "best_leaf"
+    """How the answer is read off the tree. "q": the paper's greedy highest-Q child from the root.
+    "best_leaf": the best-scored leaf actually judged (ties broken by the Q of its prefixes),
+    its attributes ordered by Q. Q averages a subtree's rewards, so with a noisy reward the
+    greedy path can miss the best leaf the search has already judged; a set's reward is
+    cached, so a judged leaf is never re-scored and its score is the best evidence we have."""
 
 
 @dataclass
@@ -64,6 +71,8 @@ class MCTS:
     def __init__(self, reward: RewardFn, prior: PriorFn | None, config: SearchConfig):
         if not 1 <= config.depth <= len(ATTRIBUTES):
             raise ValueError(f"depth must be between 1 and {len(ATTRIBUTES)}")
+        if config.extract not in ("best_leaf", "q"):  # fail before spending any judge calls
+            raise ValueError(f"unknown extraction rule {config.extract!r}")
         self.reward_fn = reward
         self.prior_fn = prior if config.guided else None
         self.cfg = config
@@ -180,19 +189,36 @@ class MCTS:
         return self.result()
 
     def best_path(self) -> tuple[list[Attribute], list[float]]:
-        """Greedy extraction: from the root, follow the visited child with the highest Q."""
+        """The extracted path and the Q of each prefix (on the reward's own scale); see
+        ``SearchConfig.extract``."""
+        if self.cfg.extract == "q":
+            path = self._greedy()
+        else:
+            orders = {leaf: self._greedy(leaf) for leaf, v in self.rewards.items() if v is not None}
+            if not orders:
+                return [], []
+            path = orders[max(orders, key=lambda leaf: (self.rewards[leaf], self._prefix_q(orders[leaf])))]
+        lo, hi = self.cfg.reward_range
+        return path, [lo + self.q(frozenset(path[: i + 1])) * (hi - lo) for i in range(len(path))]
+
+    def _greedy(self, within: Subset | None = None) -> list[Attribute]:
+        """From the root, follow the child with the highest Q, preferring visited children (ties go
+        to the earlier attribute). Over the whole tree, stop where nothing was visited; within a
+        judged leaf's attributes, always end at that leaf."""
         state: Subset = frozenset()
-        path, qs = [], []
+        path: list[Attribute] = []
         while len(state) < self.cfg.depth:
-            children = [(a, state | {a}) for a in ATTRIBUTES if a not in state and self.N.get(state | {a}, 0) > 0]
-            if not children:
+            children = [a for a in ATTRIBUTES if a not in state and (within is None or a in within)]
+            a = max(children, key=lambda a: (self.N.get(state | {a}, 0) > 0, self.q(state | {a}), -ATTRIBUTES.index(a)))
+            if within is None and not self.N.get(state | {a}, 0):
                 break
-            a, child = max(children, key=lambda ac: (self.q(ac[1]), -ATTRIBUTES.index(ac[0])))
             path.append(a)
-            lo, hi = self.cfg.reward_range
-            qs.append(lo + self.q(child) * (hi - lo))  # back on the reward's own scale
-            state = child
-        return path, qs
+            state = state | {a}
+        return path
+
+    def _prefix_q(self, path: list[Attribute]) -> float:
+        """Mean Q of a path's prefixes: among equally scored leaves, prefer the safer way there."""
+        return sum(self.q(frozenset(path[: i + 1])) for i in range(len(path))) / max(len(path), 1)
 
     def result(self) -> SearchResult:
         path, qs = self.best_path()
