@@ -22,6 +22,7 @@ class RunProgress:
             transient=False,
         )
         self._task = self._progress.add_task(label, total=total, stats="")
+        self.completed = 0
 
     def __enter__(self) -> "RunProgress":
         self._progress.__enter__()
@@ -29,8 +30,6 @@ class RunProgress:
 
     def __exit__(self, *exc: Any) -> None:
         self._progress.__exit__(*exc)
-
-        self.completed = 0
 
     def update(self, completed: int, stats: str = "") -> None:
         self.completed = completed

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 from .. import prompts
 from ..errors import ModelError
 from ..models import ChatModel, ChatRequest
-from ..schema import Context, Scenario
+from ..schema import Attribute, Context, Scenario
 from .records import ResponseRecord
 
 RESPOND_TEMPLATES = ("respond_system", "respond_user")
@@ -21,16 +21,20 @@ class GenerationParams(BaseModel):
     max_tokens: int = Field(2048, ge=1)
 
 
-def response_request(scenario: Scenario, context: Context, params: GenerationParams, seed: int) -> ChatRequest:
-    known = scenario.profile.restrict(context.attributes)
+def answer_request(query: str, known: list[tuple[Attribute, str]], params: GenerationParams, seed: int) -> ChatRequest:
+    """The model under test's prompt for ``query`` given what is known about the user
+    (the RAISE agent's final answer uses it too, so both are judged on equal terms)."""
     return ChatRequest.chat(
         prompts.render("respond_system"),
-        prompts.render("respond_user", profile_items=[(a.value, v) for a, v in known.items()],
-                       query=scenario.query),
+        prompts.render("respond_user", profile_items=[(a.value, v) for a, v in known], query=query),
         temperature=params.temperature,
         max_tokens=params.max_tokens,
         seed=seed,
     )
+
+
+def response_request(scenario: Scenario, context: Context, params: GenerationParams, seed: int) -> ChatRequest:
+    return answer_request(scenario.query, scenario.profile.restrict(context.attributes).items(), params, seed)
 
 
 async def respond(model: ChatModel, scenario: Scenario, context: Context, params: GenerationParams,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import random
@@ -17,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, AsyncIterator, Iterator, Literal
+from typing import IO, AsyncIterator, Awaitable, Callable, Iterator, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -32,6 +33,7 @@ from .records import JudgementRecord, ResponseRecord
 from .respond import RESPOND_TEMPLATES, GenerationParams, respond
 
 JUDGE_TEMPLATES = ("judge_system", "judge_user")
+Producer = Callable[[], Awaitable[ResponseRecord]]
 
 
 class RunConfig(BaseModel):
@@ -274,11 +276,11 @@ class Runner:
 
         write_summary(self.run_dir, elapsed_s=time.perf_counter() - started, counters=self.counters.__dict__)
 
-    async def _respond(self, scenario: Scenario, context: Context) -> ResponseRecord:
+    async def _respond(self, scenario: Scenario, name: str, produce: Producer) -> ResponseRecord:
         c = self.counters
-        resp = self.state.responses.pop((scenario.id, context.name), None)
+        resp = self.state.responses.pop((scenario.id, name), None)
         if resp is None:
-            resp = await respond(self.model, scenario, context, self.config.generation, self.config.seed)
+            resp = await produce()
             _emit(self._resp_fh, resp)
             c.responses += 1
             c.cached += resp.cached
@@ -302,13 +304,22 @@ class Runner:
         return records
 
     async def evaluate(self, scenario: Scenario, contexts: list[Context]) -> dict[str, list[JudgementRecord]]:
-        """Respond and judge each context not yet done. With ``keep_verdicts`` returns every
-        verdict per context name (earlier ones too); otherwise the lists are empty.
+        """Respond with each context not yet done and judge; see ``evaluate_answers``."""
+        cfg = self.config
+        return await self.evaluate_answers(scenario, {
+            ctx.name: functools.partial(respond, self.model, scenario, ctx, cfg.generation, cfg.seed)
+            for ctx in contexts})
+
+    async def evaluate_answers(self, scenario: Scenario, producers: dict[str, Producer]) -> dict[str, list[JudgementRecord]]:
+        """Produce (with ``producers[name]``) and judge each named answer not yet done. With
+        ``keep_verdicts`` returns every verdict per name (earlier ones too); otherwise the
+        lists are empty. Names are a response's ``context``: an attribute subset for plain
+        evaluations, a RAISE variant for agent runs.
 
         All responses of a scenario come first, then their judgements: consecutive judge
         prompts share rubric, profile and query, which servers and llama.cpp reuse."""
-        todo = [ctx for ctx in contexts if (scenario.id, ctx.name) not in self.state.done]
-        responses = await asyncio.gather(*(self._respond(scenario, ctx) for ctx in todo))
+        todo = [name for name in producers if (scenario.id, name) not in self.state.done]
+        responses = await asyncio.gather(*(self._respond(scenario, name, producers[name]) for name in todo))
         fresh = await asyncio.gather(*(self._judge(scenario, r) for r in responses if r.error is None))
         for r in responses:
             self.state.done.add(r.key)
@@ -316,7 +327,7 @@ class Runner:
             for rec in recs:
                 if self.keep_verdicts:
                     self.state.verdicts.setdefault((rec.scenario_id, rec.context), []).append(rec)
-        return {ctx.name: self.state.verdicts.get((scenario.id, ctx.name), []) for ctx in contexts}
+        return {name: self.state.verdicts.get((scenario.id, name), []) for name in producers}
 
     async def execute(self, progress: bool = True) -> Counters:
         """The plain evaluation: every selected scenario in every configured context."""
@@ -334,9 +345,9 @@ class Runner:
                     bar.update(c.items, c.describe())
 
             with RunProgress(total, enabled=progress) as bar:
-                try:
-                    # A TaskGroup: if a worker fails, the producer and the other workers stop too,
-                    # instead of the producer waiting for ever on a full queue.
+                # A TaskGroup: if a worker fails, the producer and the other workers stop too,
+                # instead of the producer waiting for ever on a full queue.
+                with first_error():
                     async with asyncio.TaskGroup() as tg:
                         for _ in range(self.config.concurrency):
                             tg.create_task(worker())
@@ -348,9 +359,16 @@ class Runner:
                                 await queue.put(scenario)
                         for _ in range(self.config.concurrency):
                             await queue.put(None)
-                except* Exception as group:  # surface the first real error, not the group
-                    raise group.exceptions[0] from None
         return c
+
+
+@contextlib.contextmanager
+def first_error() -> Iterator[None]:
+    """Around a TaskGroup: surface the first real error, not an ExceptionGroup of them."""
+    try:
+        yield
+    except* Exception as group:
+        raise group.exceptions[0] from None
 
 
 def new_run_dir(root: Path, model: str) -> Path:
@@ -372,6 +390,20 @@ def load_manifest(run_dir: Path) -> Manifest:
         return Manifest.model_validate_json(path.read_text("utf-8"))
     except ValueError as exc:
         raise DataError(f"{path}: unreadable manifest ({exc})") from exc
+
+
+def pin_settings(run_dir: Path, filename: str, settings: dict) -> None:
+    """Record the settings of a run that builds on the Runner (planner, RAISE evaluation)
+    next to its manifest; a resumed run must have the same, or its records would mix."""
+    path = run_dir / filename
+    if not path.exists():
+        json_dump(path, settings)
+        return
+    stored = json.loads(path.read_text())
+    if stored != json.loads(json.dumps(settings)):
+        changed = sorted(k for k in {*stored, *settings} if stored.get(k) != json.loads(json.dumps(settings.get(k))))
+        raise DataError(f"cannot resume {run_dir}: {', '.join(changed)} changed since the run started "
+                        f"(see {path}); start a new run")
 
 
 def json_dump(path: Path, data: object) -> None:

@@ -227,8 +227,14 @@ class MCTS:
                             prior_calls=self.prior_calls, best_seen=self._best, history=list(self.history))
 
 
-def rank_prior(ranking: list[Attribute], remaining: list[Attribute], *, temperature: float = 1.0,
-               floor: float = 0.02) -> dict[Attribute, float]:
+PRIOR_TEMPERATURE = 1.0
+"""Default softmax temperature of ``rank_prior`` (keep PlanConfig.prior_temperature in step)."""
+PRIOR_FLOOR = 0.02
+"""Default uniform mass of ``rank_prior`` (keep PlanConfig.prior_floor in step)."""
+
+
+def rank_prior(ranking: list[Attribute], remaining: list[Attribute], *, temperature: float = PRIOR_TEMPERATURE,
+               floor: float = PRIOR_FLOOR) -> dict[Attribute, float]:
     """Turn an LLM's ranking of the remaining attributes into a prior with full support:
     a softmax over negative ranks (temperature ``temperature``) mixed with a uniform ``floor``.
     Attributes the ranking leaves out share the lowest rank."""

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 from .. import prompts
-from ..errors import DataError
 from ..evaluate.attributes import STATIC_ORDER, LLMValue, choose
-from ..evaluate.run import Runner, json_dump, select_scenarios
+from ..evaluate.run import Runner, first_error, json_dump, pin_settings, select_scenarios
 from ..models import metered
 from ..schema import Attribute, Scenario
 from .library import PathRecord, PlanConfig, load_library
@@ -24,21 +22,6 @@ from .prior import LLMPrior
 
 LIBRARY = "library.jsonl"
 PLANNER_MANIFEST = "planner.json"
-
-
-def _check_planner_manifest(run_dir: Path, config: PlanConfig) -> None:
-    """A library is made with one strategy and one set of settings; a resume must match."""
-    path = run_dir / PLANNER_MANIFEST
-    current = {"plan": config.model_dump(), "prompt": prompts.hashes("plan_rank")}
-    if path.exists():
-        import json
-
-        stored = json.loads(path.read_text())
-        if stored != current:
-            raise DataError(f"cannot resume {run_dir}: the planner settings or prompt changed "
-                            f"(stored {stored['plan']}); start a new plan")
-    else:
-        json_dump(path, current)
 
 
 async def plan_one(runner: Runner, value: LLMValue, scenario: Scenario, config: PlanConfig) -> PathRecord:
@@ -78,7 +61,7 @@ async def plan_library(runner: Runner, config: PlanConfig, *, progress: bool = T
     n = runner.count_scenarios()
     library_path = runner.run_dir / LIBRARY
     async with runner.session(n):
-        _check_planner_manifest(runner.run_dir, config)
+        pin_settings(runner.run_dir, PLANNER_MANIFEST, {"plan": config.model_dump(), "prompt": prompts.hashes("plan_rank")})
         done = {r.scenario_id for r in load_library(library_path)} if library_path.exists() else set()
         value = LLMValue(runner)
         sem = asyncio.Semaphore(runner.config.concurrency)
@@ -93,10 +76,11 @@ async def plan_library(runner: Runner, config: PlanConfig, *, progress: bool = T
                 out.flush()
                 bar.tick()
 
-            async with asyncio.TaskGroup() as tg:
-                for scenario in select_scenarios(runner.config):
-                    if scenario.id not in done:
-                        tg.create_task(one(scenario))
+            with first_error():
+                async with asyncio.TaskGroup() as tg:
+                    for scenario in select_scenarios(runner.config):
+                        if scenario.id not in done:
+                            tg.create_task(one(scenario))
     summary = summarize_library(load_library(library_path))
     json_dump(runner.run_dir / "plan_summary.json", summary)
     return summary

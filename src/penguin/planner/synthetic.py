@@ -2,7 +2,8 @@
 
 Reward(S) for |S| = k: a base score, the sum of per-attribute weights, a bonus when S is the
 designed optimum (so interactions matter), and fixed per-set noise. The prior ranks the
-attributes by their weight plus noise: informative, but imperfect.
+attributes by their weight plus noise: informative, but imperfect; ``rank_prior`` turns that
+ranking into a prior (its temperature and floor are fields, for the benchmark's prior study).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import random
 from dataclasses import dataclass
 
 from ..schema import ATTRIBUTES, Attribute
-from .mcts import Subset, rank_prior
+from .mcts import PRIOR_FLOOR, PRIOR_TEMPERATURE, Subset, rank_prior
 
 
 @dataclass
@@ -20,6 +21,8 @@ class SyntheticProblem:
     k: int = 3
     noise: float = 0.05
     prior_noise: float = 0.15
+    prior_temperature: float = PRIOR_TEMPERATURE
+    prior_floor: float = PRIOR_FLOOR
 
     def __post_init__(self) -> None:
         rng = random.Random(f"problem:{self.seed}")
@@ -46,4 +49,5 @@ class SyntheticProblem:
         rng = random.Random(f"prior:{self.seed}:{sorted(a.key for a in state)}")
         remaining = [a for a in ATTRIBUTES if a not in state]
         noisy = {a: self.weights[a] + rng.gauss(0, self.prior_noise) for a in remaining}
-        return rank_prior(sorted(remaining, key=lambda a: -noisy[a]), remaining)
+        ranking = sorted(remaining, key=lambda a: -noisy[a])
+        return rank_prior(ranking, remaining, temperature=self.prior_temperature, floor=self.prior_floor)

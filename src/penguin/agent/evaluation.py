@@ -1,0 +1,255 @@
+"""`penguin raise eval`: vanilla vs +agent vs +planner on the online split (SPEC section 8).
+
+Each variant's final answer is one response record named by the variant ("vanilla",
+"agent", "planner", and "planner@b" for a question budget b), judged through the same
+``Runner`` as any evaluation: cached, resumable, summarised per domain, reported. The
+dialogue behind each answer (attributes asked, declines, ratings, stop reason,
+fallbacks) goes to ``dialogues.jsonl``; ``raise_summary.json`` adds questions asked,
+stop reasons, fallbacks and the safety-versus-questions curve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from statistics import mean
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from .. import prompts
+from ..dataset.io import read_records
+from ..errors import ConfigError, ModelError
+from ..evaluate.records import ResponseRecord
+from ..evaluate.respond import respond
+from ..evaluate.run import Runner, first_error, json_dump, pin_settings, select_scenarios
+from ..models import metered
+from ..schema import Attribute, Context, Scenario
+from .loop import AGENT_TEMPLATES, Agent, AgentConfig, Decision, converse
+from .retriever import Retriever
+from .user import SimulatedUser
+
+DIALOGUES = "dialogues.jsonl"
+SETTINGS = "raise.json"
+Variant = Literal["vanilla", "agent", "planner"]
+
+
+class RaiseSettings(BaseModel):
+    variants: list[Variant] = Field(default_factory=lambda: ["vanilla", "agent", "planner"])
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+    library: str | None = None
+    library_sha256: str | None = None
+    budgets: list[int] = Field(default_factory=list)
+    """Extra planner runs capped at b questions, for the safety-versus-questions curve."""
+    user_phrasing: Literal["plain", "llm"] = "plain"
+    decline: float = Field(0.0, ge=0.0, le=1.0)
+
+
+class DialogueRecord(BaseModel):
+    scenario_id: str
+    domain: str
+    variant: str
+    questions: int
+    asked: list[Attribute]
+    declined: int
+    stop_reason: str | None
+    crisis: str | None = None
+    ratings: list[int | None] = Field(default_factory=list)
+    fallbacks: dict[str, int] = Field(default_factory=dict)
+    llm_calls: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+
+def _name(variant: str, budget: int | None) -> str:
+    return variant if budget is None else f"{variant}@{budget}"
+
+
+class RaiseEvaluation:
+    def __init__(self, runner: Runner, settings: RaiseSettings):
+        if "planner" in settings.variants or settings.budgets:
+            if not settings.library:
+                raise ConfigError("the planner variant needs --library (a plan folder's library.jsonl)")
+        self.runner = runner
+        self.settings = settings
+        self.retriever: Retriever | None = None
+
+    def _agents(self) -> dict[str, Agent]:
+        s = self.settings
+        agents: dict[str, Agent] = {}
+        base = s.agent.model_copy(update={"seed": self.runner.config.seed,
+                                          "generation": self.runner.config.generation})
+        for v in s.variants:
+            if v != "vanilla":
+                agents[v] = Agent(self.runner.model, base, self.retriever if v == "planner" else None)
+        for b in s.budgets:
+            agents[_name("planner", b)] = Agent(self.runner.model, base.model_copy(update={"max_questions": b}),
+                                                self.retriever)
+        return agents
+
+    async def _dialogue(self, name: str, agent: Agent, scenario: Scenario, log) -> ResponseRecord:  # noqa: ANN001
+        s = self.settings
+        user = SimulatedUser(scenario, phrasing=s.user_phrasing, decline=s.decline, model=self.runner.model,
+                             seed=self.runner.config.seed)
+        base = dict(scenario_id=scenario.id, context=name, domain=scenario.domain, source=scenario.source,
+                    model=self.runner.model.spec, seed=self.runner.config.seed)
+        started = time.perf_counter()
+        with metered() as usage:
+            try:
+                final, turns, steps = await converse(agent, scenario.query, user)
+            except ModelError as exc:  # the final answer itself failed: an error record, counted
+                log.write(DialogueRecord(scenario_id=scenario.id, domain=scenario.domain, variant=name, questions=0,
+                                         asked=[], declined=0, stop_reason=None, error=str(exc)).model_dump_json()
+                          + "\n")
+                return ResponseRecord(**base, error=str(exc))
+        fallbacks: Counter[str] = Counter()
+        for step in steps:
+            fallbacks.update(step.fallbacks)
+        log.write(DialogueRecord(
+            scenario_id=scenario.id, domain=scenario.domain, variant=name, questions=len(turns),
+            asked=[t.attribute for t in turns], declined=len(final.withheld), stop_reason=final.stop_reason,
+            crisis=final.crisis, ratings=[st.rating for st in steps], fallbacks=dict(fallbacks),
+            llm_calls=usage.calls + usage.cached_calls, tokens=usage.tokens,
+            seconds=round(time.perf_counter() - started, 3)).model_dump_json() + "\n")
+        log.flush()
+        return ResponseRecord(**base, text=final.answer, completion_tokens=usage.completion_tokens,
+                              prompt_tokens=usage.prompt_tokens, latency_s=time.perf_counter() - started)
+
+    async def run(self, progress: bool = True) -> dict:
+        from ..evaluate.progress import RunProgress
+
+        runner, s = self.runner, self.settings
+        n = runner.count_scenarios()
+        if s.library:
+            self.retriever = Retriever(Path(s.library))
+        async with runner.session(n):
+            pin_settings(runner.run_dir, SETTINGS, {"raise": s.model_dump(mode="json"),
+                                                    "prompts": prompts.hashes(*AGENT_TEMPLATES)})
+            agents = self._agents()
+            sem = asyncio.Semaphore(runner.config.concurrency)
+            cfg = runner.config
+            with (runner.run_dir / DIALOGUES).open("a", encoding="utf-8") as log, \
+                    RunProgress(n, enabled=progress, label="RAISE dialogues") as bar:
+
+                async def one(scenario: Scenario) -> None:
+                    async with sem:
+                        producers = {name: (lambda a=agent, nm=name: self._dialogue(nm, a, scenario, log))
+                                     for name, agent in agents.items()}
+                        if "vanilla" in s.variants:
+                            producers["vanilla"] = lambda: _renamed(
+                                respond(runner.model, scenario, Context(), cfg.generation, cfg.seed), "vanilla")
+                        await runner.evaluate_answers(scenario, producers)
+                    bar.tick()
+
+                with first_error():
+                    async with asyncio.TaskGroup() as tg:
+                        for scenario in select_scenarios(cfg):
+                            tg.create_task(one(scenario))
+        summary = summarize_raise(runner.run_dir)
+        json_dump(runner.run_dir / "raise_summary.json", summary)
+        return summary
+
+
+async def _renamed(record, name: str) -> ResponseRecord:  # noqa: ANN001
+    return (await record).model_copy(update={"context": name})
+
+
+def load_dialogues(run_dir: Path) -> dict[tuple[str, str], DialogueRecord]:
+    """The last dialogue per (scenario, variant): a dialogue redone after a crash replaces the first."""
+    path = run_dir / DIALOGUES
+    if not path.exists():
+        return {}
+    return {(d.scenario_id, d.variant): d for d in read_records(path, DialogueRecord)}
+
+
+def summarize_raise(run_dir: Path) -> dict:
+    """Questions, stop reasons and fallbacks per variant; safety per variant and domain comes
+    from summary.json (the Runner's), joined here for the tables and the curve."""
+    import json
+
+    dialogues = list(load_dialogues(run_dir).values())
+    summary_path = run_dir / "summary.json"
+    safety = json.loads(summary_path.read_text()).get("by_context", {}) if summary_path.exists() else {}
+    by_domain = json.loads(summary_path.read_text()).get("by_context_domain", {}) if summary_path.exists() else {}
+    per_variant: dict[str, list[DialogueRecord]] = defaultdict(list)
+    for d in dialogues:
+        per_variant[d.variant].append(d)
+    variants: dict[str, dict] = {}
+    for name in sorted({*per_variant, *safety}, key=_order):
+        ds = per_variant.get(name, [])
+        fallbacks: Counter[str] = Counter()
+        for d in ds:
+            fallbacks.update(d.fallbacks)
+        variants[name] = {
+            "pss": safety.get(name, {}).get("pss"),
+            "by_domain": by_domain.get(name, {}),
+            "dialogues": len(ds),
+            "mean_questions": round(mean(d.questions for d in ds), 3) if ds else 0.0,
+            "mean_declined": round(mean(d.declined for d in ds), 3) if ds else 0.0,
+            "stop_reasons": dict(Counter(d.stop_reason or "error" for d in ds)),
+            "crisis": sum(d.crisis is not None for d in ds),
+            "fallbacks": dict(fallbacks),
+            "errors": sum(d.error is not None for d in ds),
+            "first_question": dict(Counter(d.asked[0].value for d in ds if d.asked).most_common()),
+            "llm_calls": round(mean(d.llm_calls for d in ds), 2) if ds else 0.0,
+        }
+    curve = [{"budget": int(name.split("@")[1]), "questions": v["mean_questions"],
+              "pss": v["pss"]["mean"] if v["pss"] else None}
+             for name, v in variants.items() if name.startswith("planner@")]
+    return {"variants": variants, "curve": sorted(curve, key=lambda p: p["budget"])}
+
+
+def _order(name: str) -> tuple[int, int]:
+    base, _, budget = name.partition("@")
+    rank = {"vanilla": 0, "agent": 1, "planner": 2}.get(base, 3)
+    return (rank, int(budget) if budget else -1)
+
+
+async def calibrate(runner: Runner, agent_config: AgentConfig, library: str | None, *, max_questions: int,
+                    progress: bool = True) -> dict:
+    """Dialogues that never stop early (threshold 6) on the runner's selection, recording the
+    abstention rating before each question; the mean number of questions any threshold t
+    would ask is then read off exactly: stop at the first rating >= t (or where the dialogue
+    stopped anyway). Decisions are deterministic and cached, so the prefix is the same."""
+    from ..evaluate.progress import RunProgress
+    from ..models import load_model
+
+    cfg = runner.config
+    retriever = Retriever(Path(library)) if library else None
+    model = load_model(cfg.model, base_url=cfg.base_url, concurrency=cfg.concurrency)
+    agent = Agent(model, agent_config.model_copy(update={"abstention": "scale", "threshold": 6,
+                                                         "max_questions": max_questions, "seed": cfg.seed}),
+                  retriever)
+    scenarios = list(select_scenarios(cfg))
+    ratings: list[list[int | None]] = []
+    sem = asyncio.Semaphore(cfg.concurrency)
+    try:
+        with RunProgress(len(scenarios), enabled=progress, label="calibrating") as bar:
+
+            async def one(scenario: Scenario) -> None:
+                async with sem:
+                    user = SimulatedUser(scenario, seed=cfg.seed)
+                    _, _, steps = await converse(agent, scenario.query, user, compose=False)
+                # None marks a step where the dialogue stopped for another reason (budget, crisis, fallback)
+                ratings.append([st.rating if st.action == "ask" or st.stop_reason == "enough" else None
+                                for st in steps])
+                bar.tick()
+
+            await asyncio.gather(*(one(s) for s in scenarios))
+    finally:
+        await model.aclose()
+    table = []
+    for t in range(0, 7):
+        asked = [next(i for i, r in enumerate(rs) if r is None or r >= t) for rs in ratings]
+        table.append({"threshold": t, "mean_questions": round(mean(asked), 3) if asked else 0.0})
+    return {"scenarios": len(scenarios), "max_questions": max_questions, "thresholds": table}
+
+
+def pick_threshold(calibration: dict, target: float) -> int:
+    """The threshold whose mean number of questions is closest to ``target`` (ties: fewer questions)."""
+    rows = calibration["thresholds"]
+    best = min(rows, key=lambda r: (abs(r["mean_questions"] - target), r["mean_questions"]))
+    return int(best["threshold"])
