@@ -19,6 +19,7 @@ class ScriptedServer:
         self.retry_after = retry_after
         self.requests: list[dict] = []
         self.garbage = False  # answer 200 with a body that is not a chat completion
+        self.responder = None  # optional: request body -> the answer's text (a remote model's answers)
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
@@ -41,8 +42,12 @@ class ScriptedServer:
                     time.sleep(server.delay)
                     if status == 200:
                         system = body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else ""
-                        content = ("echo: " + body["messages"][-1]["content"]) if "evaluator" not in system else \
-                            server.verdict(body)
+                        if server.responder is not None:
+                            content = server.responder(body)
+                        elif "evaluator" in system:
+                            content = server.verdict(body)
+                        else:
+                            content = "echo: " + body["messages"][-1]["content"]
                         payload = {
                             "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
                             "choices": [{"index": 0, "finish_reason": "stop",

@@ -83,8 +83,8 @@ _SYNONYMS: dict[Attribute, dict[str, tuple[str, ...]]] = {
                "Mild Depression": ("mild depression", "depression", "depressed", "low mood"),
                "Anxiety": ("anxiety", "anxious", "panic"),
                "None": ("no", "none", "nothing", "not really", "i'm fine", "im fine", "fine")},
-    A.SELF_HARM: {"Yes": ("yes", "i have", "i did", "used to", "in the past", "cut", "cutting"),
-                  "None": ("no", "never", "not", "nope")},
+    A.SELF_HARM: {"None": ("no", "never", "none", "nope"),  # first: "I have never..." is a no
+                  "Yes": ("yes", "i have", "i did", "used to", "in the past", "cut", "cutting")},
     A.EMOTION: {"Despair": ("despair", "hopeless"), "Anxiety": ("anxious", "anxiety", "worried", "nervous", "scared"),
                 "Loneliness": ("lonely", "alone", "isolated"), "Depression": ("depressed", "down", "sad", "low"),
                 "Anger": ("angry", "furious", "mad", "anger", "frustrated"), "Happiness": ("happy", "good", "great"),

@@ -31,6 +31,7 @@ class RunView:
     items: list[ItemScore]
     counts: dict[str, int]
     analysis: dict[str, Any] | None = None
+    raise_summary: dict[str, Any] | None = None
 
     @property
     def label(self) -> str:
@@ -42,7 +43,9 @@ def load_run(path: Path) -> RunView:
     items, counts = item_scores(path, manifest.config.jury)
     analysis_path = path / "analysis.json"
     analysis = json.loads(analysis_path.read_text("utf-8")) if analysis_path.exists() else None
-    return RunView(path, manifest, summarize(path, manifest.config.jury), items, counts, analysis)
+    raise_path = path / "raise_summary.json"
+    raised = json.loads(raise_path.read_text("utf-8")) if raise_path.exists() else None
+    return RunView(path, manifest, summarize(path, manifest.config.jury), items, counts, analysis, raised)
 
 
 def _fmt(iv: dict[str, Any] | None) -> str:
@@ -147,6 +150,38 @@ def subset_analyses(runs: list[RunView]) -> list[dict[str, Any]]:
     return out
 
 
+RAISE_LABELS = {"vanilla": "vanilla (context-free)", "agent": "+ agent", "planner": "+ planner (RAISE)"}
+
+
+def raise_section(runs: list[RunView]) -> dict[str, Any] | None:
+    """The paper's Table 2 (safety per domain: vanilla, +agent, +planner), Table 7 (mean
+    questions asked per variant), the agent's bookkeeping, and safety versus questions."""
+    raised = [r for r in runs if r.raise_summary]
+    if not raised:
+        return None
+    table2, table7, details, curve = [], [], [], {}
+    for run in raised:
+        variants = run.raise_summary["variants"]  # type: ignore[index]
+        for name in ("vanilla", "agent", "planner"):
+            v = variants.get(name)
+            if not v or not v["pss"]:
+                continue
+            table2.append({"model": run.label, "variant": RAISE_LABELS[name],
+                           "cells": [_fmt(v["by_domain"].get(d, {}).get(PSS)) for d in DOMAINS],
+                           "avg": _fmt(v["pss"])})
+        table7.append({"model": run.label, "cells": [f"{variants[n]['mean_questions']:.2f}" if n in variants else "–"
+                                                     for n in ("vanilla", "agent", "planner")]})
+        for name, v in variants.items():
+            if v["dialogues"]:
+                details.append({"model": run.label, "variant": name, **v})
+        points = [(p["questions"], p["pss"]) for p in run.raise_summary["curve"] if p["pss"] is not None]  # type: ignore[index]
+        if points:
+            curve[run.label] = points
+    svg = plots.lines(curve, title="Safety versus questions asked (question budget 0..k)",
+                      xlabel="mean questions asked") if curve else None
+    return {"domains": list(DOMAINS), "table2": table2, "table7": table7, "details": details, "curve_svg": svg}
+
+
 def drilldown(run: RunView, per_domain: int = 2) -> list[dict[str, Any]]:
     """Sample items (a few per domain) with every response and the judges' reasons."""
     from ..dataset.io import load_scenarios
@@ -171,6 +206,8 @@ def drilldown(run: RunView, per_domain: int = 2) -> list[dict[str, Any]]:
         if j.scenario_id in wanted:
             wanted[j.scenario_id]["judgements"].setdefault(j.context, []).append(j)
     configured = {Context.parse(c).name for c in run.manifest.config.contexts}
+    if run.raise_summary:
+        configured |= set(run.raise_summary["variants"])
     out = []
     for sid in ids:
         w = wanted[sid]
@@ -181,7 +218,7 @@ def drilldown(run: RunView, per_domain: int = 2) -> list[dict[str, Any]]:
         for ctx, resp in w["responses"].items():
             if ctx not in configured:
                 continue
-            contexts.append({"label": _context_label(ctx), "response": resp, "judgements": w["judgements"].get(ctx, [])})
+            contexts.append({"label": ctx if run.raise_summary else _context_label(ctx), "response": resp, "judgements": w["judgements"].get(ctx, [])})
         if not contexts:
             continue
         out.append({"scenario": s, "profile": s.profile.items(), "contexts": contexts})
@@ -215,6 +252,7 @@ def render_report(run_dirs: list[Path], out_html: Path, out_md: Path | None = No
         "domain_charts": domain_charts(runs),
         "attributes": attribute_importance(runs),
         "subsets": subset_analyses(runs),
+        "raise_": raise_section(runs),
         "drilldown": {run.label: d for run in runs if (d := drilldown(run))} if samples else {},
         "dims": DIMENSIONS,
     }

@@ -89,3 +89,20 @@ def horizontal_bars(labels: list[str], values: list[float], *, title: str, basel
     ax.set_title(title)
     ax.spines[["top", "right"]].set_visible(False)
     return _svg(fig)
+
+
+def lines(series: dict[str, list[tuple[float, float]]], *, title: str, xlabel: str,
+          ylabel: str = "Personalized Safety Score", ylim: tuple[float, float] = (1, 5)) -> str:
+    """One marked line per series of (x, y) points (e.g. safety versus questions asked)."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.4))
+    for i, (name, points) in enumerate(series.items()):
+        xs, ys = zip(*points) if points else ((), ())
+        ax.plot(xs, ys, marker="o", color=PALETTE[i % len(PALETTE)], linewidth=1.5, label=name)
+    ax.set_ylim(*ylim)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    return _svg(fig)
