@@ -198,3 +198,15 @@ async def test_a_whole_dialogue_with_the_embedded_model():
     assert all(final.known[t.attribute] == scenario.profile.get(t.attribute) for t in turns)
     assert [s.action for s in steps] == ["ask"] * len(turns) + ["answer"]
     assert crisis.stop_reason == "crisis" and CRISIS_RESOURCES in crisis.answer
+
+
+async def test_an_llm_phrased_user_speaks_for_the_profile():
+    scenario = next(iter(load_scenarios(None)))
+    with ScriptedServer() as srv:
+        srv.responder = lambda body: "Honestly I'm doing okay these days."
+        m = _remote(srv)
+        reply = await SimulatedUser(scenario, phrasing="llm", model=m)(A.MENTAL, QUESTIONS[A.MENTAL])
+        await m.aclose()
+        asked = srv.requests[0]["messages"][-1]["content"]
+    assert reply == "Honestly I'm doing okay these days."
+    assert str(scenario.profile.get(A.MENTAL)) in asked  # the hidden value is what it phrases
