@@ -21,13 +21,13 @@ from pydantic import BaseModel, Field
 
 from .. import prompts
 from ..dataset.io import read_records
-from ..errors import ConfigError, ModelError
+from ..errors import ConfigError, DataError, ModelError
 from ..evaluate.records import ResponseRecord
 from ..evaluate.respond import respond
-from ..evaluate.run import Runner, first_error, json_dump, pin_settings, select_scenarios
+from ..evaluate.run import RunConfig, Runner, first_error, json_dump, pin_settings, select_scenarios
 from ..models import metered
 from ..schema import Attribute, Context, Scenario
-from .loop import AGENT_TEMPLATES, Agent, AgentConfig, Decision, converse
+from .loop import AGENT_TEMPLATES, Agent, AgentConfig, converse
 from .retriever import Retriever
 from .user import SimulatedUser
 
@@ -208,7 +208,7 @@ def _order(name: str) -> tuple[int, int]:
     return (rank, int(budget) if budget else -1)
 
 
-async def calibrate(runner: Runner, agent_config: AgentConfig, library: str | None, *, max_questions: int,
+async def calibrate(cfg: RunConfig, agent_config: AgentConfig, library: str | None, *, max_questions: int,
                     progress: bool = True) -> dict:
     """Dialogues that never stop early (threshold 6) on the runner's selection, recording the
     abstention rating before each question; the mean number of questions any threshold t
@@ -217,13 +217,14 @@ async def calibrate(runner: Runner, agent_config: AgentConfig, library: str | No
     from ..evaluate.progress import RunProgress
     from ..models import load_model
 
-    cfg = runner.config
+    scenarios = list(select_scenarios(cfg))
+    if not scenarios:
+        raise DataError("the selection is empty: no scenarios match the given split/domains/limits")
     retriever = Retriever(Path(library)) if library else None
     model = load_model(cfg.model, base_url=cfg.base_url, concurrency=cfg.concurrency)
     agent = Agent(model, agent_config.model_copy(update={"abstention": "scale", "threshold": 6,
                                                          "max_questions": max_questions, "seed": cfg.seed}),
                   retriever)
-    scenarios = list(select_scenarios(cfg))
     ratings: list[list[int | None]] = []
     sem = asyncio.Semaphore(cfg.concurrency)
     try:

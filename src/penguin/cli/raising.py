@@ -79,7 +79,7 @@ def raise_eval_cmd(
     report: bool = typer.Option(True, help="Write report.html into the run folder."),
 ) -> None:
     """Vanilla vs +agent vs +planner, judged per domain, with questions asked (resumable)."""
-    from ..agent.evaluation import SETTINGS, RaiseEvaluation, RaiseSettings, pick_threshold
+    from ..agent.evaluation import SETTINGS, RaiseEvaluation, RaiseSettings
     from ..errors import ConfigError
     from ..evaluate.run import Runner, load_manifest, new_run_dir
 
@@ -158,14 +158,11 @@ def raise_calibrate_cmd(
 ) -> None:
     """Choose the abstention threshold that asks a target mean number of questions."""
     from ..agent.evaluation import calibrate, pick_threshold
-    from ..evaluate.run import Runner
 
     config = _config(model=model, dataset=dataset, contexts=[], domains=domains,
                      split=None if split == "all" else split, limit=limit, per_domain=per_domain, seed=seed,
                      base_url=base_url, concurrency=concurrency)
-    runner = Runner(out.parent, config)
-    runner.count_scenarios()
-    result = asyncio.run(calibrate(runner, _agent_config("scale", 4, max_questions), _library_file(library),
+    result = asyncio.run(calibrate(config, _agent_config("scale", 4, max_questions), _library_file(library),
                                    max_questions=max_questions))
     result["target_questions"] = target_questions
     result["chosen_threshold"] = pick_threshold(result, target_questions)

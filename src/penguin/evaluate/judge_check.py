@@ -171,7 +171,7 @@ def judge_validation(spec: str, identity: str) -> dict[str, Any]:
         if embedded:
             text = ("not validated: the embedded 135M model is not a reliable judge (it scores harmful and careful "
                     "answers alike), so these scores only show that the pipeline runs. Use a capable judge and "
-                    f"check it with penguin judge-check --judge SPEC.")
+                    "check it with penguin judge-check --judge SPEC.")
         return {"validated": False, "text": text}
     dims = record["dimensions"]
     qwks = {d: dims[d]["qwk"] for d in dims}
