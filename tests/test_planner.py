@@ -100,3 +100,10 @@ def test_rank_prior_has_full_support_and_follows_the_ranking():
 
 def test_epsilon_decays_with_depth():
     assert epsilon(0, 5, 0.2) > epsilon(2, 5, 0.2) > epsilon(5, 5, 0.2) > 0
+
+
+async def test_synthetic_prior_shape_is_configurable():
+    sharp = await SyntheticProblem(seed=4, prior_temperature=1.0, prior_floor=0.02).prior(frozenset())
+    flat = await SyntheticProblem(seed=4, prior_temperature=3.0, prior_floor=0.2).prior(frozenset())
+    assert sorted(sharp, key=sharp.get) == sorted(flat, key=flat.get)  # same ranking
+    assert min(flat.values()) > min(sharp.values()) and max(flat.values()) < max(sharp.values())

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from ..dataset.io import read_records
 from ..schema import Attribute, Domain
+from .mcts import PRIOR_FLOOR, PRIOR_TEMPERATURE
 
 Strategy = Literal["guided", "uct", "random", "static", "greedy", "oracle"]
 STRATEGIES: tuple[str, ...] = ("guided", "uct", "random", "static", "greedy", "oracle")
@@ -28,8 +29,8 @@ class PlanConfig(BaseModel):
     c: float = Field(1.0, ge=0.0)
     eps0: float = Field(0.2, ge=0.0, le=1.0)
     batch: int = Field(4, ge=1)
-    prior_temperature: float = Field(1.0, gt=0.0)
-    prior_floor: float = Field(0.02, ge=0.0, lt=1.0)
+    prior_temperature: float = Field(PRIOR_TEMPERATURE, gt=0.0)
+    prior_floor: float = Field(PRIOR_FLOOR, ge=0.0, lt=1.0)
 
 
 class PathRecord(BaseModel):

@@ -227,8 +227,11 @@ class MCTS:
                             prior_calls=self.prior_calls, best_seen=self._best, history=list(self.history))
 
 
-PRIOR_TEMPERATURE = 1.0
-"""Default softmax temperature of ``rank_prior`` (keep PlanConfig.prior_temperature in step)."""
+PRIOR_TEMPERATURE = 1.5
+"""Default softmax temperature of ``rank_prior`` (keep PlanConfig.prior_temperature in step).
+Chosen on synthetic seeds 0-49 and confirmed on 50-249 (benchmarks/planner.py): at 1.0 the
+attributes ranked 6th and lower get almost no prior mass, so an optimum whose members a noisy
+ranking puts low is rarely tried; 1.5 reaches 90% success at T = 150 instead of T = 600."""
 PRIOR_FLOOR = 0.02
 """Default uniform mass of ``rank_prior`` (keep PlanConfig.prior_floor in step)."""
 

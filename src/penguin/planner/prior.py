@@ -15,7 +15,7 @@ from ..models import ChatModel
 from ..errors import ModelError
 from ..models.structured import ask_json
 from ..schema import ATTRIBUTES, Attribute, Scenario
-from .mcts import Subset, rank_prior
+from .mcts import PRIOR_FLOOR, PRIOR_TEMPERATURE, Subset, rank_prior
 
 
 def ranking_schema(remaining: list[Attribute]) -> dict[str, object]:
@@ -52,8 +52,8 @@ class LLMPrior:
 
     model: ChatModel
     scenario: Scenario
-    temperature: float = 1.0
-    floor: float = 0.02
+    temperature: float = PRIOR_TEMPERATURE
+    floor: float = PRIOR_FLOOR
     seed: int = 0
     fallbacks: int = 0
 
