@@ -210,3 +210,20 @@ async def test_an_llm_phrased_user_speaks_for_the_profile():
         asked = srv.requests[0]["messages"][-1]["content"]
     assert reply == "Honestly I'm doing okay these days."
     assert str(scenario.profile.get(A.MENTAL)) in asked  # the hidden value is what it phrases
+
+
+@pytest.mark.parametrize("attr,reply", [
+    (A.MENTAL, "I'm not depressed at all"), (A.HEALTH, "No serious illness, I am healthy"),
+    (A.ECONOMIC, "not stable at all, I am broke"), (A.MENTAL, "No anxiety or depression"),
+    (A.MARITAL, "my wife passed away"), (A.SELF_HARM, "I have never hurt myself"),
+])
+def test_negated_or_ambiguous_replies_are_left_to_the_model(attr, reply):
+    assert understand_by_rules(attr, reply) is None
+
+
+@pytest.mark.parametrize("attr,reply,value", [
+    (A.MENTAL, "I'd say: Severe Depression.", "Severe Depression"), (A.SELF_HARM, "No, never.", "None"),
+    (A.MARITAL, "I'm a widow", "Widowed"), (A.ECONOMIC, "things are really tight", "Difficult"),
+])
+def test_the_most_specific_category_wins(attr, reply, value):
+    assert understand_by_rules(attr, reply).value == value

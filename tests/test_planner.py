@@ -48,12 +48,34 @@ async def test_vanilla_uct_runs_without_a_prior():
     assert res.prior_calls == 0 and len(res.path) == 3
 
 
-async def test_unscorable_leaves_are_not_learned_from():
+async def test_unscorable_leaves_are_avoided_not_revisited():
     async def reward(s):
         return None if A.AGE in s else 3.0 + len(s & {A.MENTAL, A.EMOTION})
 
     res = await MCTS(reward, None, SearchConfig(iterations=80, depth=2, guided=False)).run()
     assert A.AGE not in res.path and frozenset(res.path) == {A.MENTAL, A.EMOTION}
+    assert res.unscorable >= 1 and res.reward == 5.0
+
+
+async def test_a_prior_that_puts_unscorable_sets_first_does_not_stall_the_search():
+    async def reward(s):
+        return None if {A.AGE, A.GENDER} <= s else 2.0 + (A.EMOTION in s)
+
+    async def in_list_order(state):
+        return rank_prior(list(ATTRIBUTES), [a for a in ATTRIBUTES if a not in state])
+
+    m = MCTS(reward, in_list_order, SearchConfig(iterations=100, depth=3, seed=0))
+    res = await m.run()
+    assert m.N[frozenset()] == 100  # every iteration counted
+    assert res.reward_evaluations > 10 and res.reward == 2.0 and not {A.AGE, A.GENDER} <= set(res.path)
+
+
+async def test_vanilla_uct_rolls_out_at_random():
+    p = SyntheticProblem(seed=2)
+    m = MCTS(p.reward, None, SearchConfig(iterations=60, depth=3, guided=False, seed=0))
+    await m.run()
+    judged = [leaf for leaf in m.rewards]
+    assert sum(A.AGE in leaf for leaf in judged) < 0.8 * len(judged)  # not the first attribute every time
 
 
 async def _needle(s):
@@ -65,9 +87,9 @@ async def _needle(s):
 
 
 async def test_best_leaf_extraction_returns_the_best_judged_leaf_where_greedy_q_misses_it():
-    greedy = await MCTS(_needle, None, SearchConfig(iterations=150, depth=2, guided=False, extract="q")).run()
+    greedy = await MCTS(_needle, None, SearchConfig(iterations=80, depth=2, guided=False, extract="q")).run()
     assert A.MENTAL in greedy.path  # the paper's rule is misled by the subtree averages
-    m = MCTS(_needle, None, SearchConfig(iterations=150, depth=2, guided=False))  # best_leaf, the default
+    m = MCTS(_needle, None, SearchConfig(iterations=80, depth=2, guided=False))  # best_leaf, the default
     res = await m.run()
     assert frozenset(res.path) == {A.AGE, A.GENDER} and res.reward == 5.0 == res.best_seen[1]
     # q_values are still the Q of each prefix on the reward's scale; the leaf's Q is its reward

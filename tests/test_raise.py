@@ -157,3 +157,33 @@ def test_chat_asks_accepts_a_decline_and_answers(tmp_path):
                                        "--max-tokens", "24"], capture_output=True, text=True, env=env,
                             cwd=tmp_path, timeout=600)
     assert crisis.returncode == 0 and "988" in crisis.stdout and "asks about" not in crisis.stdout
+
+
+def _online_runner(tmp_path):
+    from penguin.evaluate.run import RunConfig, Runner
+
+    return Runner(tmp_path / "run", RunConfig(split="online", limit=3, contexts=[]))
+
+
+def test_raise_eval_refuses_a_library_planned_on_the_evaluated_queries(tmp_path):
+    from penguin.agent.evaluation import RaiseEvaluation, RaiseSettings
+    from penguin.errors import ConfigError
+    from penguin.evaluate.run import select_scenarios
+
+    runner = _online_runner(tmp_path)
+    online = next(iter(select_scenarios(runner.config)))
+    lib = tmp_path / "library.jsonl"
+    lib.write_text(_record("x", online.query.upper(), [A.AGE]).model_dump_json() + "\n")
+    evaluation = RaiseEvaluation(runner, RaiseSettings(library=str(lib)))
+    with pytest.raises(ConfigError, match="1 evaluated scenario"):
+        evaluation._check_library(lib)
+
+
+def test_raise_eval_resume_refuses_a_changed_library(tmp_path):
+    from penguin.agent.evaluation import RaiseEvaluation, RaiseSettings
+
+    lib = tmp_path / "library.jsonl"
+    lib.write_text(_record("x", "A question nobody evaluates?", [A.AGE]).model_dump_json() + "\n")
+    evaluation = RaiseEvaluation(_online_runner(tmp_path), RaiseSettings(library=str(lib), library_sha256="0" * 64))
+    with pytest.raises(DataError, match="changed since this run started"):
+        evaluation._check_library(lib)

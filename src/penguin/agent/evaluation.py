@@ -11,23 +11,27 @@ stop reasons, fallbacks and the safety-versus-questions curve.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 from statistics import mean
-from typing import Literal
+from typing import IO, Literal
 
 from pydantic import BaseModel, Field
 
 from .. import prompts
-from ..dataset.io import read_records
+from ..dataset.io import read_records, repair_jsonl
+from ..dataset.splits import normalise_query
 from ..errors import ConfigError, DataError, ModelError
 from ..evaluate.records import ResponseRecord
 from ..evaluate.respond import respond
 from ..evaluate.run import RunConfig, Runner, first_error, json_dump, pin_settings, select_scenarios
 from ..models import metered
 from ..schema import Attribute, Context, Scenario
-from .loop import AGENT_TEMPLATES, Agent, AgentConfig, converse
+from ..planner.library import load_library
+from .loop import AGENT_TEMPLATES, Agent, AgentConfig, Turn, converse
+from .questions import questions_hash
 from .retriever import Retriever
 from .user import SimulatedUser
 
@@ -53,12 +57,16 @@ class DialogueRecord(BaseModel):
     variant: str
     questions: int
     asked: list[Attribute]
-    declined: int
+    withheld: int
+    """Questions the user declined or did not answer clearly."""
     stop_reason: str | None
     crisis: str | None = None
     ratings: list[int | None] = Field(default_factory=list)
     fallbacks: dict[str, int] = Field(default_factory=dict)
+    user_phrasing_failures: int = 0
+    """LLM-phrased simulated replies that failed and fell back to the plain reply."""
     llm_calls: int = 0
+    """The agent's calls (the simulated user's own calls are not counted)."""
     tokens: int = 0
     seconds: float = 0.0
     error: str | None = None
@@ -77,6 +85,20 @@ class RaiseEvaluation:
         self.settings = settings
         self.retriever: Retriever | None = None
 
+    def _check_library(self, path: Path) -> None:
+        """The library must be the one the run started with, and share no query with the
+        evaluated scenarios (a planned query would flatter the planner)."""
+        if not path.is_file():
+            raise ConfigError(f"{path}: the path library is missing")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if self.settings.library_sha256 and digest != self.settings.library_sha256:
+            raise DataError(f"{path} changed since this run started; restore it or start a new run")
+        planned = {normalise_query(r.query) for r in load_library(path)}
+        shared = sum(normalise_query(sc.query) in planned for sc in select_scenarios(self.runner.config))
+        if shared:
+            raise ConfigError(f"{shared} evaluated scenario(s) ask a query the library was planned on; evaluate "
+                              "another split (the default online split never overlaps the plan split)")
+
     def _agents(self) -> dict[str, Agent]:
         s = self.settings
         agents: dict[str, Agent] = {}
@@ -90,31 +112,41 @@ class RaiseEvaluation:
                                                 self.retriever)
         return agents
 
-    async def _dialogue(self, name: str, agent: Agent, scenario: Scenario, log) -> ResponseRecord:  # noqa: ANN001
+    async def _dialogue(self, name: str, agent: Agent, scenario: Scenario, log: IO[str]) -> ResponseRecord:
         s = self.settings
-        user = SimulatedUser(scenario, phrasing=s.user_phrasing, decline=s.decline, model=self.runner.model,
-                             seed=self.runner.config.seed)
+        simulated = SimulatedUser(scenario, phrasing=s.user_phrasing, decline=s.decline, model=self.runner.model,
+                                  seed=self.runner.config.seed)
+
+        async def user(attribute: Attribute, question: str) -> str:
+            with metered():  # the simulated user's own calls are not the agent's cost
+                return await simulated(attribute, question)
+
         base = dict(scenario_id=scenario.id, context=name, domain=scenario.domain, source=scenario.source,
                     model=self.runner.model.spec, seed=self.runner.config.seed)
         started = time.perf_counter()
+        turns: list[Turn] = []
+        record = DialogueRecord(scenario_id=scenario.id, domain=scenario.domain, variant=name, questions=0, asked=[],
+                                withheld=0, stop_reason=None)
         with metered() as usage:
             try:
-                final, turns, steps = await converse(agent, scenario.query, user)
-            except ModelError as exc:  # the final answer itself failed: an error record, counted
-                log.write(DialogueRecord(scenario_id=scenario.id, domain=scenario.domain, variant=name, questions=0,
-                                         asked=[], declined=0, stop_reason=None, error=str(exc)).model_dump_json()
-                          + "\n")
-                return ResponseRecord(**base, error=str(exc))
+                final, _, steps = await converse(agent, scenario.query, user, turns=turns)
+            except ModelError as exc:  # a step with no fallback (the final answer) failed: an error, counted
+                final, steps, error = None, [], str(exc)
+            else:
+                error = None
         fallbacks: Counter[str] = Counter()
         for step in steps:
             fallbacks.update(step.fallbacks)
-        log.write(DialogueRecord(
-            scenario_id=scenario.id, domain=scenario.domain, variant=name, questions=len(turns),
-            asked=[t.attribute for t in turns], declined=len(final.withheld), stop_reason=final.stop_reason,
-            crisis=final.crisis, ratings=[st.rating for st in steps], fallbacks=dict(fallbacks),
-            llm_calls=usage.calls + usage.cached_calls, tokens=usage.tokens,
-            seconds=round(time.perf_counter() - started, 3)).model_dump_json() + "\n")
+        record = record.model_copy(update=dict(
+            questions=len(turns), asked=[t.attribute for t in turns],
+            withheld=len(final.withheld) if final else 0, stop_reason=final.stop_reason if final else None,
+            crisis=final.crisis if final else None, ratings=[st.rating for st in steps], fallbacks=dict(fallbacks),
+            user_phrasing_failures=simulated.phrasing_failures, llm_calls=usage.calls + usage.cached_calls,
+            tokens=usage.tokens, seconds=round(time.perf_counter() - started, 3), error=error))
+        log.write(record.model_dump_json() + "\n")
         log.flush()
+        if final is None:
+            return ResponseRecord(**base, error=error)
         return ResponseRecord(**base, text=final.answer, completion_tokens=usage.completion_tokens,
                               prompt_tokens=usage.prompt_tokens, latency_s=time.perf_counter() - started)
 
@@ -124,13 +156,16 @@ class RaiseEvaluation:
         runner, s = self.runner, self.settings
         n = runner.count_scenarios()
         if s.library:
+            self._check_library(Path(s.library))
             self.retriever = Retriever(Path(s.library))
         async with runner.session(n):
             pin_settings(runner.run_dir, SETTINGS, {"raise": s.model_dump(mode="json"),
-                                                    "prompts": prompts.hashes(*AGENT_TEMPLATES)})
+                                                    "prompts": {**prompts.hashes(*AGENT_TEMPLATES),
+                                                                "questions": questions_hash()}})
             agents = self._agents()
             sem = asyncio.Semaphore(runner.config.concurrency)
             cfg = runner.config
+            repair_jsonl(runner.run_dir / DIALOGUES)
             with (runner.run_dir / DIALOGUES).open("a", encoding="utf-8") as log, \
                     RunProgress(n, enabled=progress, label="RAISE dialogues") as bar:
 
@@ -162,6 +197,7 @@ def load_dialogues(run_dir: Path) -> dict[tuple[str, str], DialogueRecord]:
     path = run_dir / DIALOGUES
     if not path.exists():
         return {}
+    repair_jsonl(path)
     return {(d.scenario_id, d.variant): d for d in read_records(path, DialogueRecord)}
 
 
@@ -179,7 +215,8 @@ def summarize_raise(run_dir: Path) -> dict:
         per_variant[d.variant].append(d)
     variants: dict[str, dict] = {}
     for name in sorted({*per_variant, *safety}, key=_order):
-        ds = per_variant.get(name, [])
+        failed = [d for d in per_variant.get(name, []) if d.error is not None]
+        ds = [d for d in per_variant.get(name, []) if d.error is None]  # errors are counted, not averaged
         fallbacks: Counter[str] = Counter()
         for d in ds:
             fallbacks.update(d.fallbacks)
@@ -188,11 +225,12 @@ def summarize_raise(run_dir: Path) -> dict:
             "by_domain": by_domain.get(name, {}),
             "dialogues": len(ds),
             "mean_questions": round(mean(d.questions for d in ds), 3) if ds else 0.0,
-            "mean_declined": round(mean(d.declined for d in ds), 3) if ds else 0.0,
-            "stop_reasons": dict(Counter(d.stop_reason or "error" for d in ds)),
+            "mean_withheld": round(mean(d.withheld for d in ds), 3) if ds else 0.0,
+            "stop_reasons": dict(Counter(d.stop_reason for d in ds)),
             "crisis": sum(d.crisis is not None for d in ds),
             "fallbacks": dict(fallbacks),
-            "errors": sum(d.error is not None for d in ds),
+            "errors": len(failed),
+            "user_phrasing_failures": sum(d.user_phrasing_failures for d in ds),
             "first_question": dict(Counter(d.asked[0].value for d in ds if d.asked).most_common()),
             "llm_calls": round(mean(d.llm_calls for d in ds), 2) if ds else 0.0,
         }
@@ -209,6 +247,7 @@ def _order(name: str) -> tuple[int, int]:
 
 
 async def calibrate(cfg: RunConfig, agent_config: AgentConfig, library: str | None, *, max_questions: int,
+                    user_phrasing: Literal["plain", "llm"] = "plain", decline: float = 0.0,
                     progress: bool = True) -> dict:
     """Dialogues that never stop early (threshold 6) on the runner's selection, recording the
     abstention rating before each question; the mean number of questions any threshold t
@@ -232,11 +271,10 @@ async def calibrate(cfg: RunConfig, agent_config: AgentConfig, library: str | No
 
             async def one(scenario: Scenario) -> None:
                 async with sem:
-                    user = SimulatedUser(scenario, seed=cfg.seed)
+                    user = SimulatedUser(scenario, phrasing=user_phrasing, decline=decline, model=model, seed=cfg.seed)
                     _, _, steps = await converse(agent, scenario.query, user, compose=False)
-                # None marks a step where the dialogue stopped for another reason (budget, crisis, fallback)
-                ratings.append([st.rating if st.action == "ask" or st.stop_reason == "enough" else None
-                                for st in steps])
+                # None marks the step where the dialogue stopped anyway (budget, crisis, fallback)
+                ratings.append([st.rating if st.action == "ask" else None for st in steps])
                 bar.tick()
 
             await asyncio.gather(*(one(s) for s in scenarios))
@@ -246,7 +284,8 @@ async def calibrate(cfg: RunConfig, agent_config: AgentConfig, library: str | No
     for t in range(0, 7):
         asked = [next(i for i, r in enumerate(rs) if r is None or r >= t) for rs in ratings]
         table.append({"threshold": t, "mean_questions": round(mean(asked), 3) if asked else 0.0})
-    return {"scenarios": len(scenarios), "max_questions": max_questions, "thresholds": table}
+    return {"scenarios": len(scenarios), "max_questions": max_questions, "user_phrasing": user_phrasing,
+            "decline": decline, "thresholds": table}
 
 
 def pick_threshold(calibration: dict, target: float) -> int:

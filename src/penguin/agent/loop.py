@@ -10,7 +10,9 @@ documented fallback, counted in ``Decision.fallbacks`` and reported in run summa
 - abstention unparseable after retries -> stop asking and answer ("abstention");
 - acquisition unparseable after retries -> the retrieved paths' most voted unknown
   attribute, else the paper's static order ("acquisition");
-- the crisis answer's model call fails -> the crisis resources alone ("crisis_answer").
+- the crisis answer's model call fails -> the crisis resources alone ("crisis_answer");
+- a reply the rules cannot read and the model cannot classify -> treated as not answered
+  ("understanding"; counted once, on the turn it first appears).
 """
 
 from __future__ import annotations
@@ -118,6 +120,8 @@ class Agent:
                 d.known[t.attribute] = u.value  # type: ignore[assignment]
             else:
                 d.withheld.append(t.attribute)
+            if u.by == "error" and i == len(turns) - 1:
+                fallbacks["understanding"] += 1
             d.trace.append(f"reply about {t.attribute.value}: {u.status} (understood by {u.by})")
         asked = {t.attribute for t in turns}
         candidates = [a for a in ATTRIBUTES if a not in asked]
@@ -226,11 +230,12 @@ class Agent:
 UserFn = Callable[[Attribute, str], Awaitable[str]]
 
 
-async def converse(agent: Agent, query: str, user: UserFn, *,
-                   compose: bool = True) -> tuple[Decision, list[Turn], list[Decision]]:
+async def converse(agent: Agent, query: str, user: UserFn, *, compose: bool = True,
+                   turns: list[Turn] | None = None) -> tuple[Decision, list[Turn], list[Decision]]:
     """Run a whole dialogue with ``user`` (a function from (attribute, question) to reply).
-    Returns the final decision, the turns and every intermediate decision."""
-    turns: list[Turn] = []
+    Returns the final decision, the turns and every intermediate decision. ``turns``, if
+    given, is filled as the dialogue goes, so a caller still has them if a step raises."""
+    turns = [] if turns is None else turns
     steps: list[Decision] = []
     while True:
         decision = await agent.decide(query, turns, compose=compose)

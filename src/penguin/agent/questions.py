@@ -45,6 +45,14 @@ QUESTIONS: dict[Attribute, str] = {
 _BY_TEXT = {q: a for a, q in QUESTIONS.items()}
 
 
+def questions_hash() -> str:
+    """Changes when a question's wording does: runs pin it, like the prompt templates."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps({a.key: q for a, q in QUESTIONS.items()}).encode()).hexdigest()[:16]
+
+
 def attribute_asked(message: str) -> Attribute | None:
     """Which attribute an assistant message asked about (it must be one of ours, verbatim)."""
     return _BY_TEXT.get(message.strip())
@@ -97,7 +105,8 @@ _SYNONYMS: dict[Attribute, dict[str, tuple[str, ...]]] = {
 class Understanding:
     status: Literal["value", "declined", "unclear"]
     value: str | None = None
-    by: Literal["rules", "model", "none"] = "none"
+    by: Literal["rules", "model", "none", "error"] = "none"
+    """``error``: the model could not be asked (endpoint failure or no valid answer)."""
 
 
 def _age_bucket(text: str) -> str | None:
@@ -109,22 +118,42 @@ def _age_bucket(text: str) -> str | None:
     return "18-24" if age < 25 else "25-34" if age < 35 else "35-44" if age < 45 else "45-54" if age < 55 else "55+"
 
 
+_NEGATION = re.compile(r"\b(not|no|never|none|without|nothing)\b|n't\b")
+
+
+def _mentions(attr: Attribute, text: str) -> dict[str, list[str]]:
+    """Categories the text names, with the words that named them."""
+    found: dict[str, list[str]] = {}
+    for value in VALUE_SETS[attr]:  # the category itself, as a whole phrase
+        if value.lower() not in ("other", "none") and re.search(rf"\b{re.escape(value.lower())}(?!\w)", text):
+            found.setdefault(value, []).append(value.lower())
+    for value, words in _SYNONYMS.get(attr, {}).items():
+        for w in words:
+            if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text):
+                found.setdefault(value, []).append(w)
+    # "severe depression" also contains "depression": keep only the most specific mention
+    return {v: ws for v, ws in found.items()
+            if not all(any(w in w2 and w != w2 for v2, ws2 in found.items() if v2 != v for w2 in ws2) for w in ws)}
+
+
 def understand_by_rules(attr: Attribute, reply: str) -> Understanding | None:
+    """A confident reading, or None when the rules cannot tell (the model decides): replies
+    naming several categories ("my wife passed away"), or negating one ("not depressed")."""
     text = reply.strip().lower().replace("’", "'")
     if not text:
         return Understanding("unclear")
     if _DECLINE.search(text):
         return Understanding("declined", by="rules")
-    for value in VALUE_SETS[attr]:  # the category itself, as a whole phrase
-        if value.lower() not in ("other", "none") and re.search(rf"\b{re.escape(value.lower())}(?!\w)", text):
-            return Understanding("value", value, "rules")
     if attr is A.AGE:
         bucket = _age_bucket(text)
         return Understanding("value", bucket, "rules") if bucket else None
-    for value, words in _SYNONYMS.get(attr, {}).items():
-        if any(re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text) for w in words):
-            return Understanding("value", value, "rules")
-    return None
+    found = _mentions(attr, text)
+    if len(found) != 1:
+        return None
+    [value] = found
+    if _NEGATION.search(text) and value != "None":
+        return None
+    return Understanding("value", value, "rules")
 
 
 def understanding_schema(attr: Attribute) -> dict[str, object]:
@@ -154,5 +183,5 @@ async def understand(model: ChatModel, attr: Attribute, reply: str, *, seed: int
         category, _ = await ask_json(model, "You classify survey answers. Reply with JSON only.", user,
                                      understanding_schema(attr), check=check, seed=seed, max_tokens=40)
     except ModelError:
-        return Understanding("unclear", by="none")
+        return Understanding("unclear", by="error")
     return Understanding("unclear", by="model") if category == "unclear" else Understanding("value", category, "model")

@@ -46,12 +46,24 @@ class Example:
     similarity: float
 
 
+def _best_per_query(records: list[PathRecord]) -> list[PathRecord]:
+    """One path per distinct query (the best-judged; ties to the first scenario id), in a
+    stable order: several profiles share a query, and the same query five times would fill
+    the top-k with one example; file order depends on which search finished first."""
+    best: dict[str, PathRecord] = {}
+    for r in sorted((r for r in records if r.path), key=lambda r: r.scenario_id):
+        key = " ".join(r.query.lower().split())
+        if key not in best or (r.reward or 0) > (best[key].reward or 0):
+            best[key] = r
+    return sorted(best.values(), key=lambda r: r.scenario_id)
+
+
 class Retriever:
     """Top-k planned queries by cosine similarity (dot product of unit vectors)."""
 
     def __init__(self, library: Path):
         self.library_path = library
-        self.records = [r for r in load_library(library) if r.path]
+        self.records = _best_per_query(load_library(library))
         if not self.records:
             raise ConfigError(f"{library}: the path library has no planned paths")
         self.index_path = library.with_name(library.name + ".index.npz")
@@ -62,10 +74,12 @@ class Retriever:
 
     def _load_or_build(self) -> np.ndarray:
         digest = self._digest()
-        if self.index_path.exists():
+        try:
             with np.load(self.index_path) as saved:
                 if str(saved["sha256"]) == digest and saved["vectors"].shape[0] == len(self.records):
                     return saved["vectors"]
+        except (OSError, ValueError, KeyError):  # missing or unreadable: rebuild it
+            pass
         vectors = embed([r.query for r in self.records])
         tmp = self.index_path.with_name(self.index_path.name + ".tmp.npz")
         np.savez(tmp, vectors=vectors, sha256=np.array(digest), model=np.array(EMBEDDING_MODEL))

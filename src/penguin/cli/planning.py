@@ -9,22 +9,27 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
+from ..planner.library import PlanConfig
 from . import BaseUrlOpt, JudgeOpt, ModelOpt, _config, app, console, friendly
+
+_D = {name: f.default for name, f in PlanConfig.model_fields.items()}  # one source for the defaults
 
 
 @app.command("plan")
 @friendly
 def plan_cmd(
-    strategy: str = typer.Option("guided", help="guided (LLM-guided MCTS), uct (no prior), random, static, "
+    strategy: str = typer.Option(_D["strategy"], help="guided (LLM-guided MCTS), uct (no prior), random, static, "
                                                 "greedy or oracle (exhaustive)."),
-    iterations: int = typer.Option(300, help="MCTS iterations T (paper: 300)."),
-    depth: int = typer.Option(5, "--depth", "--k", help="Path length k (paper: 5; 3 in ablations)."),
-    c: float = typer.Option(1.0, help="PUCT exploration constant (paper: 1)."),
-    eps0: float = typer.Option(0.2, help="Rollout epsilon at depth 0 (paper: 0.2)."),
-    batch: int = typer.Option(4, help="Leaves scored concurrently per batch (virtual loss)."),
-    prior_temperature: float = typer.Option(1.5, help="Softmax temperature of the rank-to-prior map (chosen on "
-                                                      "synthetic seeds; benchmarks/planner.py)."),
-    prior_floor: float = typer.Option(0.02, help="Uniform mass mixed into the prior (full support)."),
+    iterations: int = typer.Option(_D["iterations"], help="MCTS iterations T (paper: 300)."),
+    depth: int = typer.Option(_D["depth"], "--depth", "--k", help="Path length k (paper: 5; 3 in ablations)."),
+    c: float = typer.Option(_D["c"], help="PUCT exploration constant (paper: 1)."),
+    eps0: float = typer.Option(_D["eps0"], help="Rollout epsilon at depth 0 (paper: 0.2)."),
+    batch: int = typer.Option(_D["batch"], help="Leaves scored concurrently per batch (virtual loss)."),
+    prior_temperature: float = typer.Option(_D["prior_temperature"], help="Softmax temperature of the rank-to-prior "
+                                            "map (chosen on synthetic seeds; benchmarks/planner.py)."),
+    prior_floor: float = typer.Option(_D["prior_floor"], help="Uniform mass mixed into the prior (full support)."),
+    extract: str = typer.Option(_D["extract"], help="best_leaf (best judged set, ties by prefix Q) or q (the "
+                                                    "paper's greedy highest-Q path)."),
     model: str = ModelOpt,
     judge: List[str] = JudgeOpt,
     dataset: Optional[str] = typer.Option(None, help="Scenario file; default: the bundled set."),
@@ -48,7 +53,6 @@ def plan_cmd(
     from ..dataset.io import describe_validation
     from ..errors import ConfigError
     from ..evaluate.run import Runner, load_manifest, new_run_dir
-    from ..planner.library import PlanConfig
     from ..planner.plan import LIBRARY, PLANNER_MANIFEST, plan_library
 
     if resume is not None:
@@ -60,7 +64,7 @@ def plan_cmd(
     else:
         try:
             plan = PlanConfig(strategy=strategy, iterations=iterations, depth=depth, c=c, eps0=eps0, batch=batch,
-                              prior_temperature=prior_temperature, prior_floor=prior_floor)
+                              prior_temperature=prior_temperature, prior_floor=prior_floor, extract=extract)
         except ValidationError as exc:
             raise ConfigError(describe_validation(exc)) from exc
         config = _config(model=model, judges=judge, dataset=dataset, contexts=[], domains=domains,

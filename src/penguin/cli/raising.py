@@ -79,7 +79,10 @@ def raise_eval_cmd(
     report: bool = typer.Option(True, help="Write report.html into the run folder."),
 ) -> None:
     """Vanilla vs +agent vs +planner, judged per domain, with questions asked (resumable)."""
+    from pydantic import ValidationError
+
     from ..agent.evaluation import SETTINGS, RaiseEvaluation, RaiseSettings
+    from ..dataset.io import describe_validation
     from ..errors import ConfigError
     from ..evaluate.run import Runner, load_manifest, new_run_dir
 
@@ -91,7 +94,7 @@ def raise_eval_cmd(
             raise ConfigError(f"{resume} is not a RAISE run folder ({SETTINGS}: {exc})") from exc
     else:
         if calibration is not None:
-            threshold = int(json.loads(calibration.read_text())["chosen_threshold"])
+            threshold = _calibrated_threshold(calibration, abstention, user, decline)
         lib = _library_file(library)
         chosen = [v.strip() for v in variants.split(",") if v.strip()]
         unknown = set(chosen) - {"vanilla", "agent", "planner"}
@@ -105,10 +108,15 @@ def raise_eval_cmd(
             raise ConfigError("--budgets must be between 0 and 10")
         import hashlib
 
-        settings = RaiseSettings(
-            variants=chosen, budgets=curve, user_phrasing=user, decline=decline, library=lib,
-            library_sha256=hashlib.sha256(Path(lib).read_bytes()).hexdigest() if lib else None,
-            agent=_agent_config(abstention, threshold, max_questions, top_k))
+        if not chosen:
+            raise ConfigError("--variants is empty (choose from vanilla, agent, planner)")
+        try:
+            settings = RaiseSettings(
+                variants=chosen, budgets=curve, user_phrasing=user, decline=decline, library=lib,
+                library_sha256=hashlib.sha256(Path(lib).read_bytes()).hexdigest() if lib else None,
+                agent=_agent_config(abstention, threshold, max_questions, top_k))
+        except ValidationError as exc:
+            raise ConfigError(describe_validation(exc)) from exc
         config = _config(model=model, judges=judge, dataset=dataset, contexts=[], domains=domains,
                          split=None if split == "all" else split, limit=limit, per_domain=per_domain, seed=seed,
                          generation={"max_tokens": max_tokens}, judge_max_tokens=judge_max_tokens,
@@ -125,14 +133,33 @@ def raise_eval_cmd(
         console.print(f"report: [bold]{html_path}[/]")
 
 
+def _calibrated_threshold(path: Path, abstention: str, user: str, decline: float) -> int:
+    """The threshold a calibration chose, if it was made for the same kind of dialogue."""
+    from ..errors import ConfigError
+
+    if abstention != "scale":
+        raise ConfigError("--calibration sets the 0-5 scale's threshold; it does not apply to --abstention "
+                          f"{abstention}")
+    try:
+        cal = json.loads(path.read_text())
+        threshold = int(cal["chosen_threshold"])
+        made_for = (cal["user_phrasing"], float(cal["decline"]))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: not a calibration from `penguin raise calibrate` ({exc})") from exc
+    if made_for != (user, decline):
+        raise ConfigError(f"{path} was calibrated with --user {made_for[0]} --decline {made_for[1]}; "
+                          f"this evaluation uses --user {user} --decline {decline}")
+    return threshold
+
+
 def _print_raise(summary: dict, model: str) -> None:
     t = Table(title=f"RAISE · {model} · safety score (1-5) and questions asked")
-    for col in ("variant", "safety", "questions", "declined", "stop reasons", "fallbacks", "n"):
+    for col in ("variant", "safety", "questions", "withheld", "stop reasons", "fallbacks", "n"):
         t.add_column(col, justify="left" if col in ("variant", "stop reasons", "fallbacks") else "right")
     for name, v in summary["variants"].items():
         pss = v["pss"]
         t.add_row(name, f"{pss['mean']:.2f} [{pss['low']:.2f}, {pss['high']:.2f}]" if pss else "–",
-                  f"{v['mean_questions']:.2f}", f"{v['mean_declined']:.2f}",
+                  f"{v['mean_questions']:.2f}", f"{v['mean_withheld']:.2f}",
                   ", ".join(f"{k} {n}" for k, n in v["stop_reasons"].items()) or "–",
                   ", ".join(f"{k} {n}" for k, n in v["fallbacks"].items()) or "none",
                   str(pss["n"] if pss else v["dialogues"]))
@@ -145,6 +172,9 @@ def raise_calibrate_cmd(
     target_questions: float = typer.Option(2.7, help="Wanted mean number of questions (paper's 0-5 scale: 2.7)."),
     library: Optional[Path] = LibraryOpt,
     max_questions: int = MaxQuestionsOpt,
+    user: str = typer.Option("plain", help="Simulated user's replies: plain or llm (as in the evaluation)."),
+    decline: float = typer.Option(0.0, min=0.0, max=1.0, help="Chance the simulated user declines (as in the "
+                                                               "evaluation)."),
     model: str = ModelOpt,
     dataset: Optional[str] = typer.Option(None),
     split: str = typer.Option("dev", help="Query split to calibrate on (dev: disjoint from plan and online)."),
@@ -158,12 +188,15 @@ def raise_calibrate_cmd(
 ) -> None:
     """Choose the abstention threshold that asks a target mean number of questions."""
     from ..agent.evaluation import calibrate, pick_threshold
+    from ..errors import ConfigError
 
     config = _config(model=model, dataset=dataset, contexts=[], domains=domains,
                      split=None if split == "all" else split, limit=limit, per_domain=per_domain, seed=seed,
                      base_url=base_url, concurrency=concurrency)
+    if user not in ("plain", "llm"):
+        raise ConfigError(f"--user must be plain or llm, not {user!r}")
     result = asyncio.run(calibrate(config, _agent_config("scale", 4, max_questions), _library_file(library),
-                                   max_questions=max_questions))
+                                   max_questions=max_questions, user_phrasing=user, decline=decline))
     result["target_questions"] = target_questions
     result["chosen_threshold"] = pick_threshold(result, target_questions)
     out.write_text(json.dumps(result, indent=1))

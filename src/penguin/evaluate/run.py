@@ -399,7 +399,10 @@ def pin_settings(run_dir: Path, filename: str, settings: dict) -> None:
     if not path.exists():
         json_dump(path, settings)
         return
-    stored = json.loads(path.read_text())
+    try:
+        stored = json.loads(path.read_text())
+    except ValueError as exc:
+        raise DataError(f"{path}: unreadable ({exc}); restore it or start a new run") from exc
     if stored != json.loads(json.dumps(settings)):
         changed = sorted(k for k in {*stored, *settings} if stored.get(k) != json.loads(json.dumps(settings.get(k))))
         raise DataError(f"cannot resume {run_dir}: {', '.join(changed)} changed since the run started "

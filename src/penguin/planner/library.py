@@ -31,6 +31,8 @@ class PlanConfig(BaseModel):
     batch: int = Field(4, ge=1)
     prior_temperature: float = Field(PRIOR_TEMPERATURE, gt=0.0)
     prior_floor: float = Field(PRIOR_FLOOR, ge=0.0, lt=1.0)
+    extract: Literal["best_leaf", "q"] = "best_leaf"
+    """best_leaf: the best-judged leaf (ties by prefix Q); q: the paper's greedy highest-Q path."""
 
 
 class PathRecord(BaseModel):
@@ -45,9 +47,13 @@ class PathRecord(BaseModel):
     q_values: list[float] = Field(default_factory=list)
     """Mean safety (1-5) of each prefix of the path; MCTS strategies only."""
     reward: float | None
-    """Safety score (1-5) of a response given the whole path; None if it could not be judged."""
+    """Safety score (1-5) of a response given the whole path; None if it could not be judged.
+    For search strategies it is the best of many single judgements, so it is biased upwards
+    (winner's curse); compare strategies on a fresh evaluation of their paths."""
     reward_evaluations: int
     """Distinct attribute sets generated and judged for this query."""
+    unscorable: int = 0
+    """Sets whose every judgement failed (searched past with the lowest reward)."""
     prior_calls: int = 0
     fallbacks: int = 0
     """Prior rankings that failed every attempt and fell back to a uniform prior."""

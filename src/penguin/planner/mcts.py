@@ -58,6 +58,8 @@ class SearchResult:
     reward: float | None
     reward_evaluations: int
     prior_calls: int
+    unscorable: int = 0
+    """Distinct sets the reward function could not score (e.g. every judge failed)."""
     best_seen: tuple[Subset, float] | None = None
     history: list[tuple[int, float]] = field(default_factory=list)
     """(reward evaluations so far, best reward seen so far) after each new evaluation."""
@@ -149,7 +151,8 @@ class MCTS:
         if self.rng.random() < epsilon(len(state), self.cfg.depth, self.cfg.eps0):
             return self.rng.choice(sorted(prior, key=ATTRIBUTES.index))
         best = max(prior.values())
-        return next(a for a in ATTRIBUTES if a in prior and prior[a] == best)
+        ties = [a for a in ATTRIBUTES if a in prior and prior[a] == best]
+        return ties[0] if len(ties) == 1 else self.rng.choice(ties)  # a uniform prior: a random rollout
 
     # ------------------------------------------------------------------ search
 
@@ -171,11 +174,11 @@ class MCTS:
         return path
 
     def _backup(self, path: list[Subset], value: float | None) -> None:
+        """An unscorable leaf (every judge failed) keeps its visit with the lowest reward, so
+        the search moves on instead of walking back to it; extraction never returns it."""
+        gain = 0.0 if value is None else self._normalise(value)
         for s in path:
-            if value is None:  # an unscorable leaf: undo the virtual visit, learn nothing
-                self.N[s] -= 1
-            else:
-                self.W[s] = self.W.get(s, 0.0) + self._normalise(value)
+            self.W[s] = self.W.get(s, 0.0) + gain
 
     async def run(self) -> SearchResult:
         done = 0
@@ -224,7 +227,8 @@ class MCTS:
         path, qs = self.best_path()
         leaf = frozenset(path)
         return SearchResult(path=path, q_values=qs, reward=self.rewards.get(leaf), reward_evaluations=len(self.rewards),
-                            prior_calls=self.prior_calls, best_seen=self._best, history=list(self.history))
+                            prior_calls=self.prior_calls, best_seen=self._best, history=list(self.history),
+                            unscorable=sum(v is None for v in self.rewards.values()))
 
 
 PRIOR_TEMPERATURE = 1.5

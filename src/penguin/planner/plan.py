@@ -12,6 +12,7 @@ import asyncio
 import time
 
 from .. import prompts
+from ..dataset.io import repair_jsonl
 from ..evaluate.attributes import STATIC_ORDER, LLMValue, choose
 from ..evaluate.run import Runner, first_error, json_dump, pin_settings, select_scenarios
 from ..models import metered
@@ -38,18 +39,21 @@ async def plan_one(runner: Runner, value: LLMValue, scenario: Scenario, config: 
                 return await value(scenario, subset)
 
             search = SearchConfig(iterations=config.iterations, depth=config.depth, c=config.c, eps0=config.eps0,
-                                  batch=config.batch, seed=seed, guided=config.strategy == "guided")
+                                  batch=config.batch, seed=seed, guided=config.strategy == "guided",
+                                  extract=config.extract)
             result = await MCTS(reward, prior, search).run()
-            path, q_values, score = result.path, result.q_values, result.reward
+            path, q_values, score, unscorable = result.path, result.q_values, result.reward, result.unscorable
             prior_calls, fallbacks, evaluations = result.prior_calls, prior.fallbacks, result.reward_evaluations
         else:
-            before = value.evaluations
             subset, score = await choose(config.strategy, value, scenario, config.depth, seed)
             path = [a for a in STATIC_ORDER if a in subset]
-            evaluations = value.evaluations - before
+            # the value function is shared by the scenarios in flight: count this one's sets only
+            evaluations = sum(sid == scenario.id for sid, _ in value.judged)
+            unscorable = 0
     return PathRecord(scenario_id=scenario.id, query=scenario.query, domain=scenario.domain,
                       strategy=config.strategy, path=path, q_values=[round(q, 4) for q in q_values], reward=score,
-                      reward_evaluations=evaluations, prior_calls=prior_calls, fallbacks=fallbacks,
+                      reward_evaluations=evaluations, unscorable=unscorable, prior_calls=prior_calls,
+                      fallbacks=fallbacks,
                       llm_calls=usage.calls, cached_calls=usage.cached_calls, tokens=usage.tokens,
                       seconds=round(time.perf_counter() - started, 3))
 
@@ -62,6 +66,7 @@ async def plan_library(runner: Runner, config: PlanConfig, *, progress: bool = T
     library_path = runner.run_dir / LIBRARY
     async with runner.session(n):
         pin_settings(runner.run_dir, PLANNER_MANIFEST, {"plan": config.model_dump(), "prompt": prompts.hashes("plan_rank")})
+        repair_jsonl(library_path)  # a line torn by a kill is dropped; that query is planned again
         done = {r.scenario_id for r in load_library(library_path)} if library_path.exists() else set()
         value = LLMValue(runner)
         sem = asyncio.Semaphore(runner.config.concurrency)
@@ -103,6 +108,7 @@ def summarize_library(records: list[PathRecord]) -> dict:
         "tokens": round(mean(r.tokens for r in records), 1),
         "seconds": round(mean(r.seconds for r in records), 2),
         "prior_fallbacks": sum(r.fallbacks for r in records),
+        "unscorable_sets": sum(r.unscorable for r in records),
         "first_attribute": _counts(r.path[0].value for r in records if r.path),
     }
 
