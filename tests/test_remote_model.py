@@ -27,7 +27,7 @@ async def test_retries_429_and_5xx_then_succeeds():
         result = await m.generate(REQ)
         await m.aclose()
     assert result.text == "echo: hello" and result.completion_tokens == 3
-    assert len(srv.requests) == 4 and m.retries == 3
+    assert len(srv.requests) == 4 and m.inner.retries == 3  # load_model meters the backend
     assert srv.requests[0]["seed"] == 1 and srv.requests[0]["temperature"] == 0.0
 
 

@@ -665,4 +665,4 @@ def analyze_subsets_cmd(
 
 
 # Commands that live in their own modules register themselves on ``app``.
-from . import planning, raising  # noqa: E402,F401
+from . import planning, raising, serving  # noqa: E402,F401

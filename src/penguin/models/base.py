@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from typing import Any, Literal
+from typing import Any, AsyncIterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -67,6 +67,14 @@ class ChatModel(abc.ABC):
 
     @abc.abstractmethod
     async def generate(self, request: ChatRequest) -> ChatResult: ...
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatResult]:
+        """The answer as it is generated, for clients that show text as it arrives.
+
+        Each item's ``text`` is the next piece; the last item also carries the token counts,
+        latency and finish reason of the whole answer. Backends that cannot stream (and the
+        response cache) yield the whole answer as one item."""
+        yield await self.generate(request)
 
     async def aclose(self) -> None:
         """Release clients or weights; safe to call twice."""

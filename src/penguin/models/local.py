@@ -7,11 +7,12 @@ import atexit
 import hashlib
 import json
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, AsyncIterator, Callable
 
 from ..errors import ConfigError, ModelError
 from .base import ChatModel, ChatRequest, ChatResult
@@ -186,7 +187,8 @@ class LocalModel(ChatModel):
             common += 1
         llm.n_tokens = (common // BLOCK) * BLOCK
 
-    def _run(self, request: ChatRequest) -> ChatResult:
+    def _prepare(self, request: ChatRequest) -> tuple[Any, list[int], dict[str, Any]]:
+        """Load the model, compile the output constraint, tokenize: (llm, prompt tokens, completion kwargs)."""
         llm = self._load()
         kwargs: dict[str, Any] = {}
         from llama_cpp import LlamaGrammar
@@ -200,7 +202,6 @@ class LocalModel(ChatModel):
             raise ModelError(f"invalid output constraint (grammar): {exc}") from exc
         if "grammar" in kwargs:
             _check_grammar(llm, kwargs["grammar"])
-        start = time.perf_counter()
         tokens, stops = self._prompt_tokens(llm, request)
         if len(tokens) + request.max_tokens > self.n_ctx:
             raise ModelError(
@@ -208,14 +209,14 @@ class LocalModel(ChatModel):
                 f"context window ({self.n_ctx}); raise it with ?n_ctx=... or lower max_tokens"
             )
         self._reuse_aligned_prefix(llm, tokens)
-        out = llm.create_completion(
-            prompt=tokens,
-            temperature=request.temperature,
-            max_tokens=request.max_tokens,
-            seed=request.seed if request.seed is not None else 0,
-            stop=list(request.stop) + stops or None,
-            **kwargs,
-        )
+        kwargs.update(temperature=request.temperature, max_tokens=request.max_tokens,
+                      seed=request.seed if request.seed is not None else 0, stop=list(request.stop) + stops or None)
+        return llm, tokens, kwargs
+
+    def _run(self, request: ChatRequest) -> ChatResult:
+        llm, tokens, kwargs = self._prepare(request)
+        start = time.perf_counter()
+        out = llm.create_completion(prompt=tokens, **kwargs)
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         return ChatResult(
@@ -229,6 +230,46 @@ class LocalModel(ChatModel):
     async def generate(self, request: ChatRequest) -> ChatResult:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(_POOL, self._run, request)
+
+    def _run_streaming(self, request: ChatRequest, emit: Callable[[ChatResult | BaseException | None], None],
+                       cancelled: threading.Event) -> None:
+        """On the worker thread: hand each piece to ``emit``, then the summary (or the error), then None."""
+        try:
+            llm, tokens, kwargs = self._prepare(request)
+            start = time.perf_counter()
+            pieces: list[str] = []
+            finish = None
+            for chunk in llm.create_completion(prompt=tokens, stream=True, **kwargs):
+                if cancelled.is_set():  # the reader went away: stop decoding
+                    break
+                choice = chunk["choices"][0]
+                finish = choice.get("finish_reason") or finish
+                if choice["text"]:
+                    pieces.append(choice["text"])
+                    emit(ChatResult(text=choice["text"]))
+            text = "".join(pieces)
+            emit(ChatResult(text="", prompt_tokens=len(tokens),
+                            completion_tokens=len(llm.tokenize(text.encode("utf-8"), add_bos=False)) if text else 0,
+                            latency_s=time.perf_counter() - start, finish_reason=finish))
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader, which raises it
+            emit(exc)
+        finally:
+            emit(None)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatResult]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[ChatResult | BaseException | None] = asyncio.Queue()
+        cancelled = threading.Event()
+        done = loop.run_in_executor(_POOL, self._run_streaming, request,
+                                    lambda item: loop.call_soon_threadsafe(queue.put_nowait, item), cancelled)
+        try:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            cancelled.set()
+            await done
 
     async def aclose(self) -> None:
         if self._llm is not None:

@@ -11,7 +11,7 @@ import asyncio
 import random
 import time
 import weakref
-from typing import Any
+from typing import Any, AsyncIterator
 
 import openai
 
@@ -116,15 +116,15 @@ class RemoteModel(ChatModel):
             return min(retry_after, self.backoff_max)
         return random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
 
-    async def generate(self, request: ChatRequest) -> ChatResult:
-        params = self._params(request)
+    async def _create(self, params: dict[str, Any]) -> tuple[Any, float]:
+        """One completion call (or the opening of a stream) with retries: (response, seconds)."""
         sem = endpoint_semaphore(self.endpoint, self.concurrency)
         for attempt in range(self.max_attempts):
             try:
                 async with sem:
                     start = time.perf_counter()
                     resp = await self.client.chat.completions.create(**params)
-                    latency = time.perf_counter() - start
+                    return resp, time.perf_counter() - start
             except RETRYABLE as exc:
                 if attempt + 1 == self.max_attempts:
                     raise ModelError(
@@ -132,7 +132,6 @@ class RemoteModel(ChatModel):
                     ) from exc
                 self.retries += 1
                 await asyncio.sleep(self._delay(attempt, exc))
-                continue
             except openai.AuthenticationError as exc:
                 raise ModelError(f"{self.spec}: the endpoint rejected the API key (401)") from exc
             except openai.PermissionDeniedError as exc:
@@ -145,18 +144,46 @@ class RemoteModel(ChatModel):
                 raise ModelError(f"{self.spec}: request refused ({exc.status_code}): {_describe(exc)}") from exc
             except (openai.OpenAIError, ValueError) as exc:  # e.g. a body that is not a chat completion
                 raise ModelError(f"{self.spec}: unusable response: {_describe(exc)}") from exc
-            if not resp.choices:
-                raise ModelError(f"{self.spec}: the endpoint returned no choices")
-            choice = resp.choices[0]
-            usage = resp.usage
-            return ChatResult(
-                text=choice.message.content or "",
-                prompt_tokens=usage.prompt_tokens if usage else 0,
-                completion_tokens=usage.completion_tokens if usage else 0,
-                latency_s=latency,
-                finish_reason=choice.finish_reason,
-            )
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def generate(self, request: ChatRequest) -> ChatResult:
+        resp, latency = await self._create(self._params(request))
+        if not resp.choices:
+            raise ModelError(f"{self.spec}: the endpoint returned no choices")
+        choice = resp.choices[0]
+        usage = resp.usage
+        return ChatResult(
+            text=choice.message.content or "",
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            latency_s=latency,
+            finish_reason=choice.finish_reason,
+        )
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatResult]:
+        """Server-sent chunks as they arrive; a failure before the first chunk is retried like
+        ``generate``, one after it ends the stream with a ModelError."""
+        start = time.perf_counter()
+        params = self._params(request) | {"stream": True, "stream_options": {"include_usage": True}}
+        chunks, _ = await self._create(params)
+        finish, usage, events = None, None, 0
+        try:
+            async for chunk in chunks:
+                events += 1
+                usage = chunk.usage or usage
+                if chunk.choices:
+                    finish = chunk.choices[0].finish_reason or finish
+                    if piece := chunk.choices[0].delta.content:
+                        yield ChatResult(text=piece)
+        except (openai.OpenAIError, ValueError) as exc:
+            raise ModelError(f"{self.spec}: the stream broke off: {_describe(exc)}") from exc
+        finally:
+            await chunks.close()
+        if not events:
+            raise ModelError(f"{self.spec}: the endpoint sent no stream events (does it support stream=True?)")
+        yield ChatResult(text="", prompt_tokens=usage.prompt_tokens if usage else 0,
+                         completion_tokens=usage.completion_tokens if usage else 0,
+                         latency_s=time.perf_counter() - start, finish_reason=finish)
 
     async def aclose(self) -> None:
         await self.client.close()

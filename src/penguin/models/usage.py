@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Iterator
+from typing import AsyncIterator, Iterator
 
 from .base import ChatModel, ChatRequest, ChatResult
 
@@ -66,6 +66,13 @@ class MeteredModel(ChatModel):
         if (usage := _CURRENT.get()) is not None:
             usage.add(result)
         return result
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatResult]:
+        last = None
+        async for last in self.inner.stream(request):
+            yield last
+        if last is not None and (usage := _CURRENT.get()) is not None:
+            usage.add(last)  # the last piece carries the whole answer's token counts
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -1,0 +1,125 @@
+"""`penguin serve` overhead: the same requests sent straight to a fast upstream and through the
+proxy, at 1-64 concurrent keep-alive clients; the difference is what the proxy adds.
+
+Two workloads: "answer" (the user has replied to our question: the proxy understands the reply
+and makes 1 upstream call) and "new query" (abstention + fallback + answer: the stand-in upstream
+answers prose where JSON is expected, so the agent retries 3 times, then answers: 4 calls).
+
+    .venv/bin/python benchmarks/proxy.py [--requests 400] [--delay 0.0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+from _util import fixed_delay_server, free_port, server, table
+
+from penguin.agent.questions import QUESTIONS
+from penguin.schema import Attribute
+
+QUERY = "I lost my job last month. Should I use my emergency fund to start a business?"
+WORKLOADS = {
+    "answer": [{"role": "user", "content": QUERY}, {"role": "assistant", "content": QUESTIONS[Attribute.AGE]},
+               {"role": "user", "content": "I'm 34"}],
+    "new query": [{"role": "user", "content": QUERY}],
+}
+
+
+async def post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, path: str,
+               body: bytes) -> bytes:
+    """One HTTP/1.1 keep-alive POST; a minimal client so the load generator costs little CPU."""
+    writer.write(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = next(int(line.split(b":")[1]) for line in head.lower().split(b"\r\n") if line.startswith(b"content-length"))
+    payload = await reader.readexactly(length)
+    if status != 200:
+        raise RuntimeError(f"HTTP {status}: {payload[:200]!r}")
+    return payload
+
+
+async def load(url: str, path: str, body: bytes, clients: int, requests: int) -> tuple[list[float], float, bytes]:
+    """(latencies in s, requests per second, one response body)."""
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    latencies: list[float] = []
+    last = b""
+    per_client = max(1, requests // clients)
+
+    async def client() -> None:
+        nonlocal last
+        reader, writer = await asyncio.open_connection(host, int(port))
+        for _ in range(per_client):
+            t = time.perf_counter()
+            last = await post(reader, writer, host, path, body)
+            latencies.append(time.perf_counter() - t)
+        writer.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return latencies, len(latencies) / (time.perf_counter() - start), last
+
+
+def proxy_cpu_seconds() -> float:
+    """CPU time of our `penguin serve` child process (Linux /proc), to report CPU per request."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == os.getpid() and b"penguin\x00serve" in (stat.parent / "cmdline").read_bytes():
+                return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            continue
+    return float("nan")
+
+
+def pct(xs: list[float], q: float) -> float:
+    return statistics.quantiles(xs, n=100)[q - 1] * 1000 if len(xs) > 1 else xs[0] * 1000
+
+
+async def measure(upstream: str, proxy: str, requests: int) -> list[dict]:
+    direct_body = json.dumps({"model": "bench", "messages": WORKLOADS["new query"], "max_tokens": 512}).encode()
+    rows = []
+    for workload, messages in WORKLOADS.items():
+        body = json.dumps({"model": "penguin-raise", "messages": messages}).encode()
+        for clients in (1, 8, 32, 64):
+            n = max(requests, clients * 4)
+            await load(proxy, "/v1/chat/completions", body, clients, clients * 2)  # warm up connections
+            d, d_rps, _ = await load(upstream, "/v1/chat/completions", direct_body, clients, n)
+            cpu0 = proxy_cpu_seconds()
+            p, p_rps, sample = await load(proxy, "/v1/chat/completions", body, clients, n)
+            cpu_ms = (proxy_cpu_seconds() - cpu0) / len(p) * 1000
+            calls = json.loads(sample)["penguin"]["upstream_calls"]
+            # the proxy's requests make `calls` upstream calls in sequence; subtract what they cost directly
+            over50 = pct(p, 50) - calls * pct(d, 50)
+            over95 = pct(p, 95) - calls * pct(d, 95)
+            rows.append({"workload": workload, "clients": clients, "upstream calls/req": calls,
+                         "direct p50 ms": pct(d, 50), "direct p95 ms": pct(d, 95), "proxy rps": p_rps,
+                         "proxy p50 ms": pct(p, 50), "proxy p95 ms": pct(p, 95),
+                         "overhead p50 ms": over50, "overhead p95 ms": over95,
+                         "overhead p95 ms/call": over95 / calls, "proxy CPU ms/req": cpu_ms})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=400, help="Requests per measurement.")
+    parser.add_argument("--delay", type=float, default=0.0, help="Upstream's fixed delay (s).")
+    args = parser.parse_args()
+    load_before = os.getloadavg()[0]
+    port = free_port()
+    serve = ["-m", "penguin", "serve", "--upstream", "openai:bench", "--port", str(port), "--max-questions", "1",
+             "--rate", "1e9", "--burst", "1000000", "--concurrency", "256", "--log-level", "warning"]
+    with fixed_delay_server(args.delay) as upstream, server(serve + ["--base-url", upstream], port) as proxy:
+        rows = asyncio.run(measure(upstream, proxy, args.requests))
+    table(rows, f"penguin serve overhead · upstream delay {args.delay * 1000:.0f} ms · {os.cpu_count()} cores · "
+                f"load average before {load_before:.1f}")
+
+
+if __name__ == "__main__":
+    main()
