@@ -564,10 +564,14 @@ def quickstart(
 
 def _analysis_config(model: str, judge: List[str], dataset: Optional[str], domains: Optional[str],
                      per_domain: Optional[int], sample: Optional[int], seed: int, max_tokens: int,
-                     judge_max_tokens: int, base_url: Optional[str], concurrency: int, contexts: list[str]):
+                     judge_max_tokens: int, base_url: Optional[str], concurrency: int, contexts: list[str],
+                     **selection: object):
+    """The RunConfig of analyses, plans and RAISE runs (``selection``: split, limit)."""
+    if selection.get("split") == "all":
+        selection["split"] = None
     return _config(model=model, judges=judge, dataset=dataset, contexts=contexts, domains=domains,
                    per_domain=per_domain, sample=sample, seed=seed, generation={"max_tokens": max_tokens},
-                   judge_max_tokens=judge_max_tokens, base_url=base_url, concurrency=concurrency)
+                   judge_max_tokens=judge_max_tokens, base_url=base_url, concurrency=concurrency, **selection)
 
 
 JudgeOpt = typer.Option(["local:smollm2"], "--judge", "-j", help="Judge spec; repeat for a jury.")

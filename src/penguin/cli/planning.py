@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from ..planner.library import PlanConfig
-from . import BaseUrlOpt, JudgeOpt, ModelOpt, _config, app, console, friendly
+from . import BaseUrlOpt, JudgeOpt, ModelOpt, _analysis_config, app, console, friendly
 
 _D = {name: f.default for name, f in PlanConfig.model_fields.items()}  # one source for the defaults
 
@@ -46,31 +46,24 @@ def plan_cmd(
     resume: Optional[Path] = typer.Option(None, help="Continue this plan folder."),
 ) -> None:
     """Find the attributes worth asking for each query; writes library.jsonl (resumable)."""
-    import json
-
     from pydantic import ValidationError
 
     from ..dataset.io import describe_validation
     from ..errors import ConfigError
-    from ..evaluate.run import Runner, load_manifest, new_run_dir
+    from ..evaluate.run import Runner, load_manifest, load_pinned, new_run_dir
     from ..planner.plan import LIBRARY, PLANNER_MANIFEST, plan_library
 
     if resume is not None:
         config, run_dir = load_manifest(resume).config, resume
-        try:
-            plan = PlanConfig(**json.loads((resume / PLANNER_MANIFEST).read_text())["plan"])
-        except (OSError, KeyError, ValueError) as exc:
-            raise ConfigError(f"{resume} is not a plan folder ({PLANNER_MANIFEST}: {exc})") from exc
+        plan = load_pinned(resume, PLANNER_MANIFEST, "plan", PlanConfig)
     else:
         try:
             plan = PlanConfig(strategy=strategy, iterations=iterations, depth=depth, c=c, eps0=eps0, batch=batch,
                               prior_temperature=prior_temperature, prior_floor=prior_floor, extract=extract)
         except ValidationError as exc:
             raise ConfigError(describe_validation(exc)) from exc
-        config = _config(model=model, judges=judge, dataset=dataset, contexts=[], domains=domains,
-                         split=None if split == "all" else split, limit=limit, per_domain=per_domain, seed=seed,
-                         generation={"max_tokens": max_tokens}, judge_max_tokens=judge_max_tokens,
-                         base_url=base_url, concurrency=concurrency)
+        config = _analysis_config(model, judge, dataset, domains, per_domain, None, seed, max_tokens,
+                                  judge_max_tokens, base_url, concurrency, [], split=split, limit=limit)
         run_dir = new_run_dir(out, f"plan-{plan.strategy}-{model}")
     console.print(f"plan folder: [bold]{run_dir}[/]")
     summary = asyncio.run(plan_library(Runner(run_dir, config, keep_verdicts=True, resume=resume is not None), plan))

@@ -10,7 +10,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from . import BaseUrlOpt, JudgeOpt, ModelOpt, _config, app, console, err_console, friendly
+from . import BaseUrlOpt, JudgeOpt, ModelOpt, _analysis_config, _config, app, console, err_console, friendly
 
 raise_app = typer.Typer(help="Evaluate and calibrate the RAISE agent.", no_args_is_help=True)
 app.add_typer(raise_app, name="raise")
@@ -84,14 +84,11 @@ def raise_eval_cmd(
     from ..agent.evaluation import SETTINGS, RaiseEvaluation, RaiseSettings
     from ..dataset.io import describe_validation
     from ..errors import ConfigError
-    from ..evaluate.run import Runner, load_manifest, new_run_dir
+    from ..evaluate.run import Runner, load_manifest, load_pinned, new_run_dir
 
     if resume is not None:
         config, run_dir = load_manifest(resume).config, resume
-        try:
-            settings = RaiseSettings(**json.loads((resume / SETTINGS).read_text())["raise"])
-        except (OSError, KeyError, ValueError) as exc:
-            raise ConfigError(f"{resume} is not a RAISE run folder ({SETTINGS}: {exc})") from exc
+        settings = load_pinned(resume, SETTINGS, "raise", RaiseSettings)
     else:
         if calibration is not None:
             threshold = _calibrated_threshold(calibration, abstention, user, decline)
@@ -117,10 +114,8 @@ def raise_eval_cmd(
                 agent=_agent_config(abstention, threshold, max_questions, top_k))
         except ValidationError as exc:
             raise ConfigError(describe_validation(exc)) from exc
-        config = _config(model=model, judges=judge, dataset=dataset, contexts=[], domains=domains,
-                         split=None if split == "all" else split, limit=limit, per_domain=per_domain, seed=seed,
-                         generation={"max_tokens": max_tokens}, judge_max_tokens=judge_max_tokens,
-                         base_url=base_url, concurrency=concurrency)
+        config = _analysis_config(model, judge, dataset, domains, per_domain, None, seed, max_tokens,
+                                  judge_max_tokens, base_url, concurrency, [], split=split, limit=limit)
         run_dir = new_run_dir(out, f"raise-{model}")
     console.print(f"run folder: [bold]{run_dir}[/]")
     summary = asyncio.run(RaiseEvaluation(Runner(run_dir, config, keep_verdicts=True, resume=resume is not None),

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, AsyncIterator, Awaitable, Callable, Iterator, Literal
+from typing import IO, AsyncIterator, Awaitable, Callable, Iterator, Literal, TypeVar
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -34,6 +34,7 @@ from .respond import RESPOND_TEMPLATES, GenerationParams, respond
 
 JUDGE_TEMPLATES = ("judge_system", "judge_user")
 Producer = Callable[[], Awaitable[ResponseRecord]]
+BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
 
 
 class RunConfig(BaseModel):
@@ -407,6 +408,14 @@ def pin_settings(run_dir: Path, filename: str, settings: dict) -> None:
         changed = sorted(k for k in {*stored, *settings} if stored.get(k) != json.loads(json.dumps(settings.get(k))))
         raise DataError(f"cannot resume {run_dir}: {', '.join(changed)} changed since the run started "
                         f"(see {path}); start a new run")
+
+
+def load_pinned(run_dir: Path, filename: str, key: str, model: type[BaseModelT]) -> BaseModelT:
+    """The settings a run pinned with ``pin_settings``, for ``--resume``."""
+    try:
+        return model(**json.loads((run_dir / filename).read_text())[key])
+    except (OSError, KeyError, ValueError) as exc:
+        raise ConfigError(f"{run_dir}: no usable {filename} ({exc}); is this the right kind of run folder?") from exc
 
 
 def json_dump(path: Path, data: object) -> None:

@@ -81,3 +81,20 @@ class ChatModel(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.spec!r})"
+
+
+class ModelWrapper(ChatModel):
+    """A layer around another model (cache, meter): same identity and abilities as ``inner``."""
+
+    def __init__(self, inner: ChatModel):
+        self.inner = inner
+        self.spec = inner.spec
+        self.identity = inner.identity
+        self.supports_grammar = inner.supports_grammar
+        self.supports_json_schema = inner.supports_json_schema
+
+    async def generate(self, request: ChatRequest) -> ChatResult:
+        return await self.inner.generate(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

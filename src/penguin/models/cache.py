@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError
-from .base import ChatModel, ChatRequest, ChatResult
+from .base import ChatModel, ChatRequest, ChatResult, ModelWrapper
 
 
 def default_cache_dir() -> Path:
@@ -98,16 +98,12 @@ class ResponseCache:
         return cur.rowcount
 
 
-class CachedModel(ChatModel):
+class CachedModel(ModelWrapper):
     """Wraps a model so that a request already answered is served from the cache."""
 
     def __init__(self, inner: ChatModel, cache: ResponseCache):
-        self.inner = inner
+        super().__init__(inner)
         self.cache = cache
-        self.spec = inner.spec
-        self.identity = inner.identity
-        self.supports_grammar = inner.supports_grammar
-        self.supports_json_schema = inner.supports_json_schema
 
     async def generate(self, request: ChatRequest) -> ChatResult:
         key = cache_key(self.identity, request)
@@ -118,5 +114,3 @@ class CachedModel(ChatModel):
         self.cache.put(key, self.identity, result)
         return result
 
-    async def aclose(self) -> None:
-        await self.inner.aclose()

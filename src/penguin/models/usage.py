@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import AsyncIterator, Iterator
 
-from .base import ChatModel, ChatRequest, ChatResult
+from .base import ChatRequest, ChatResult, ModelWrapper
 
 
 @dataclass
@@ -51,15 +51,8 @@ def metered() -> Iterator[Usage]:
         _CURRENT.reset(token)
 
 
-class MeteredModel(ChatModel):
+class MeteredModel(ModelWrapper):
     """The outermost layer of every loaded model: reports each result to the current meter."""
-
-    def __init__(self, inner: ChatModel):
-        self.inner = inner
-        self.spec = inner.spec
-        self.identity = inner.identity
-        self.supports_grammar = inner.supports_grammar
-        self.supports_json_schema = inner.supports_json_schema
 
     async def generate(self, request: ChatRequest) -> ChatResult:
         result = await self.inner.generate(request)
@@ -73,6 +66,3 @@ class MeteredModel(ChatModel):
             yield last
         if last is not None and (usage := _CURRENT.get()) is not None:
             usage.add(last)  # the last piece carries the whole answer's token counts
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
