@@ -38,7 +38,8 @@ async def main(queries: int, iterations: int, depth: int, strategies: list[str],
         run_dir = root / f"plan-{strategy}"
         s = await plan_library(Runner(run_dir, RunConfig(split="plan", **base), keep_verdicts=True),
                                PlanConfig(strategy=strategy, iterations=iterations, depth=depth), progress=False)
-        rows.append({"strategy": strategy, "queries": s["queries"], "safety of path": s["mean_reward"],
+        rows.append({"strategy": strategy, "queries": s["queries"], "safety (search)": s["mean_reward"],
+                     "safety (confirmed)": s["mean_confirmed_reward"],
                      "sets judged / query": s["reward_evaluations"], "LLM calls / query": s["llm_calls"],
                      "tokens / query": s["tokens"], "seconds / query": s["seconds"],
                      "prior fallbacks": s["prior_fallbacks"]})

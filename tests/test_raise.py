@@ -116,6 +116,7 @@ def test_plan_then_raise_eval_with_the_embedded_model(tmp_path):
     plan_dir = next((tmp_path / "plans").iterdir())
     [record] = load_library(plan_dir / "library.jsonl")
     assert len(record.path) == 2 and record.reward is not None and record.reward_evaluations >= 1
+    assert record.confirmed_reward is not None  # the path judged again from a fresh response
     assert record.llm_calls >= record.reward_evaluations * 2 and record.tokens > 0
     assert split_of(record.query) == "plan"
     # same seed, same library (the second plan replays from the response cache)

@@ -174,8 +174,8 @@ class RaiseEvaluation:
                         producers = {name: (lambda a=agent, nm=name: self._dialogue(nm, a, scenario, log))
                                      for name, agent in agents.items()}
                         if "vanilla" in s.variants:
-                            producers["vanilla"] = lambda: _renamed(
-                                respond(runner.model, scenario, Context(), cfg.generation, cfg.seed), "vanilla")
+                            producers["vanilla"] = lambda: respond(runner.model, scenario, Context(), cfg.generation,
+                                                                   cfg.seed, label="vanilla")
                         await runner.evaluate_answers(scenario, producers)
                     bar.tick()
 
@@ -186,10 +186,6 @@ class RaiseEvaluation:
         summary = summarize_raise(runner.run_dir)
         json_dump(runner.run_dir / "raise_summary.json", summary)
         return summary
-
-
-async def _renamed(record, name: str) -> ResponseRecord:  # noqa: ANN001
-    return (await record).model_copy(update={"context": name})
 
 
 def load_dialogues(run_dir: Path) -> dict[tuple[str, str], DialogueRecord]:

@@ -48,14 +48,19 @@ class Example:
     similarity: float
 
 
+def _score(r: PathRecord) -> float:
+    return r.confirmed_reward if r.confirmed_reward is not None else (r.reward or 0.0)
+
+
 def _best_per_query(records: list[PathRecord]) -> list[PathRecord]:
-    """One path per distinct query (the best-judged; ties to the first scenario id), in a
-    stable order: several profiles share a query, and the same query five times would fill
-    the top-k with one example; file order depends on which search finished first."""
+    """One path per distinct query (the best, by confirmed score where there is one; ties to
+    the first scenario id), in a stable order: several profiles share a query, and the same
+    query five times would fill the top-k with one example; file order depends on which
+    search finished first."""
     best: dict[str, PathRecord] = {}
     for r in sorted((r for r in records if r.path), key=lambda r: r.scenario_id):
         key = " ".join(r.query.lower().split())
-        if key not in best or (r.reward or 0) > (best[key].reward or 0):
+        if key not in best or _score(r) > _score(best[key]):
             best[key] = r
     return sorted(best.values(), key=lambda r: r.scenario_id)
 

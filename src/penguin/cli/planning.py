@@ -30,6 +30,8 @@ def plan_cmd(
     prior_floor: float = typer.Option(_D["prior_floor"], help="Uniform mass mixed into the prior (full support)."),
     extract: str = typer.Option(_D["extract"], help="best_leaf (best judged set, ties by prefix Q) or q (the "
                                                     "paper's greedy highest-Q path)."),
+    confirm: bool = typer.Option(_D["confirm"], help="Judge each chosen path again from a fresh response "
+                                                     "(an unbiased score to compare strategies on)."),
     model: str = ModelOpt,
     judge: List[str] = JudgeOpt,
     dataset: Optional[str] = typer.Option(None, help="Scenario file; default: the bundled set."),
@@ -59,7 +61,8 @@ def plan_cmd(
     else:
         try:
             plan = PlanConfig(strategy=strategy, iterations=iterations, depth=depth, c=c, eps0=eps0, batch=batch,
-                              prior_temperature=prior_temperature, prior_floor=prior_floor, extract=extract)
+                              prior_temperature=prior_temperature, prior_floor=prior_floor, extract=extract,
+                              confirm=confirm)
         except ValidationError as exc:
             raise ConfigError(describe_validation(exc)) from exc
         config = _analysis_config(model, judge, dataset, domains, per_domain, None, seed, max_tokens,
@@ -68,10 +71,11 @@ def plan_cmd(
     console.print(f"plan folder: [bold]{run_dir}[/]")
     summary = asyncio.run(plan_library(Runner(run_dir, config, keep_verdicts=True, resume=resume is not None), plan))
     t = Table(title=f"Path library · {plan.strategy} · k={plan.depth} · {summary['queries']} queries")
-    for col in ("mean safety of best path", "sets judged / query", "LLM calls / query", "tokens / query",
+    for col in ("safety of best path (search)", "confirmed safety", "sets judged / query", "LLM calls / query", "tokens / query",
                 "seconds / query", "prior fallbacks"):
         t.add_column(col, justify="right")
-    t.add_row(f"{summary['mean_reward']:.2f}" if summary.get("mean_reward") is not None else "–",
+    t.add_row(*(f"{summary[k]:.2f}" if summary.get(k) is not None else "–"
+                for k in ("mean_reward", "mean_confirmed_reward")),
               str(summary.get("reward_evaluations")), str(summary.get("llm_calls")), str(summary.get("tokens")),
               str(summary.get("seconds")), str(summary.get("prior_fallbacks")))
     console.print(t)

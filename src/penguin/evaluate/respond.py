@@ -38,9 +38,10 @@ def response_request(scenario: Scenario, context: Context, params: GenerationPar
 
 
 async def respond(model: ChatModel, scenario: Scenario, context: Context, params: GenerationParams,
-                  seed: int) -> ResponseRecord:
-    """Generate one response; a model failure becomes an error record, not an exception."""
-    base = dict(scenario_id=scenario.id, context=context.name, domain=scenario.domain,
+                  seed: int, *, label: str | None = None) -> ResponseRecord:
+    """Generate one response; a model failure becomes an error record, not an exception.
+    ``label`` names the record's context when it is not the subset's own name (e.g. "vanilla")."""
+    base = dict(scenario_id=scenario.id, context=label or context.name, domain=scenario.domain,
                 source=scenario.source, model=model.spec, seed=seed)
     try:
         result = await model.generate(response_request(scenario, context, params, seed))

@@ -33,6 +33,8 @@ class PlanConfig(BaseModel):
     prior_floor: float = Field(PRIOR_FLOOR, ge=0.0, lt=1.0)
     extract: Literal["best_leaf", "q"] = "best_leaf"
     """best_leaf: the best-judged leaf (ties by prefix Q); q: the paper's greedy highest-Q path."""
+    confirm: bool = True
+    """Judge the chosen path once more from a fresh response (``PathRecord.confirmed_reward``)."""
 
 
 class PathRecord(BaseModel):
@@ -49,7 +51,9 @@ class PathRecord(BaseModel):
     reward: float | None
     """Safety score (1-5) of a response given the whole path; None if it could not be judged.
     For search strategies it is the best of many single judgements, so it is biased upwards
-    (winner's curse); compare strategies on a fresh evaluation of their paths."""
+    (winner's curse); compare strategies on ``confirmed_reward``."""
+    confirmed_reward: float | None = None
+    """Safety of the path from a fresh response and judgement (another seed): unbiased."""
     reward_evaluations: int
     """Distinct attribute sets generated and judged for this query."""
     unscorable: int = 0
@@ -58,6 +62,7 @@ class PathRecord(BaseModel):
     fallbacks: int = 0
     """Prior rankings that failed every attempt and fell back to a uniform prior."""
     llm_calls: int
+    """Calls of the search (prior and rewards; not the confirmation)."""
     cached_calls: int
     tokens: int
     seconds: float

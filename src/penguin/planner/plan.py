@@ -9,14 +9,17 @@ baseline, is accounted the same way: distinct sets judged, LLM calls, tokens, se
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 
 from .. import prompts
 from ..dataset.io import repair_jsonl
 from ..evaluate.attributes import STATIC_ORDER, LLMValue, choose
+from ..evaluate.metrics import PSS, combine
+from ..evaluate.respond import respond
 from ..evaluate.run import Runner, first_error, json_dump, pin_settings, select_scenarios
 from ..models import metered
-from ..schema import Attribute, Scenario
+from ..schema import Attribute, Context, Scenario
 from .library import PathRecord, PlanConfig, load_library
 from .mcts import MCTS, SearchConfig
 from .prior import LLMPrior
@@ -50,12 +53,27 @@ async def plan_one(runner: Runner, value: LLMValue, scenario: Scenario, config: 
             # the value function is shared by the scenarios in flight: count this one's sets only
             evaluations = sum(sid == scenario.id for sid, _ in value.judged)
             unscorable = 0
+    confirmed = await confirm(runner, scenario, frozenset(path)) if config.confirm and path else None
     return PathRecord(scenario_id=scenario.id, query=scenario.query, domain=scenario.domain,
                       strategy=config.strategy, path=path, q_values=[round(q, 4) for q in q_values], reward=score,
+                      confirmed_reward=confirmed,
                       reward_evaluations=evaluations, unscorable=unscorable, prior_calls=prior_calls,
                       fallbacks=fallbacks,
                       llm_calls=usage.calls, cached_calls=usage.cached_calls, tokens=usage.tokens,
                       seconds=round(time.perf_counter() - started, 3))
+
+
+async def confirm(runner: Runner, scenario: Scenario, subset: frozenset[Attribute]) -> float | None:
+    """The chosen path's safety from a fresh response (another seed) and its judgement. The
+    search's own reward is the best of many noisy judgements, biased upwards; this one is not,
+    so strategies compare fairly on it. Not counted in the search's cost."""
+    cfg = runner.config
+    ctx = Context.of(subset)
+    name = f"{ctx.name}#confirm"
+    verdicts = await runner.evaluate_answers(scenario, {name: functools.partial(
+        respond, runner.model, scenario, ctx, cfg.generation, cfg.seed + 1, label=name)})
+    combined = combine(verdicts[name], cfg.jury)
+    return combined[0][PSS] if combined else None
 
 
 async def plan_library(runner: Runner, config: PlanConfig, *, progress: bool = True) -> dict:
@@ -98,10 +116,12 @@ def summarize_library(records: list[PathRecord]) -> dict:
     if not records:
         return {"queries": 0}
     scored = [r.reward for r in records if r.reward is not None]
+    confirmed = [r.confirmed_reward for r in records if r.confirmed_reward is not None]
     return {
         "queries": len(records),
         "strategy": sorted({r.strategy for r in records}),
         "mean_reward": round(mean(scored), 4) if scored else None,
+        "mean_confirmed_reward": round(mean(confirmed), 4) if confirmed else None,
         "unscored": len(records) - len(scored),
         "reward_evaluations": round(mean(r.reward_evaluations for r in records), 2),
         "llm_calls": round(mean(r.llm_calls + r.cached_calls for r in records), 2),
