@@ -12,6 +12,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # tests open many connections at once; the default backlog is 5
+
+
 class ScriptedServer:
     def __init__(self, script: list[int] | None = None, delay: float = 0.0, retry_after: str | None = None):
         self.script = list(script or [])
@@ -68,7 +72,7 @@ class ScriptedServer:
                     with server._lock:
                         server.in_flight -= 1
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

@@ -122,7 +122,8 @@ def test_oversized_requests_and_too_many_messages_are_refused(upstream):
         assert err.value.status_code == 413 and err.value.body["code"] == "too_many_messages"
         # a chunked body without Content-Length is cut off too
         req = urllib.request.Request(f"{url}/v1/chat/completions", data=iter([b"{" + b" " * 25_000]),
-                                     headers={"Authorization": f"Bearer {KEY}", "Transfer-Encoding": "chunked"})
+                                     headers={"Authorization": f"Bearer {KEY}", "Transfer-Encoding": "chunked",
+                                              "Content-Type": "application/json"})
         with pytest.raises(urllib.error.HTTPError) as http_err:
             urllib.request.urlopen(req)
         assert http_err.value.code == 413
@@ -201,10 +202,39 @@ def test_upstream_failures_map_to_502_and_timeouts_to_504():
             client(url).chat.completions.create(model="m", messages=answered_age("Should I quit?", "30"))
         assert err.value.status_code == 502 and err.value.body["type"] == "upstream_error"
         assert srv.url not in err.value.body["message"]
+        with pytest.raises(openai.APIStatusError) as err:  # streamed: the status line says it too
+            client(url).chat.completions.create(model="m", messages=answered_age("Should I quit?", "30"),
+                                                stream=True)
+        assert err.value.status_code == 502
     with ScriptedServer(delay=2.0) as srv, proxy(srv, spec_options="&timeout=0.3") as url:
         with pytest.raises(openai.APIStatusError) as err:
             client(url).chat.completions.create(model="m", messages=answered_age("Should I quit?", "30"))
         assert err.value.status_code == 504 and err.value.body["code"] == "upstream_timeout"
+
+
+def _status(url: str, path: str, headers: dict[str, str], body: bytes | None = None) -> int:
+    try:
+        return urllib.request.urlopen(urllib.request.Request(f"{url}{path}", data=body, headers=headers)).status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_cross_site_requests_are_refused(upstream):
+    body = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}'
+    auth = {"Authorization": f"Bearer {KEY}"}
+    with proxy(upstream) as url:
+        assert _status(url, "/v1/chat/completions", {**auth, "Content-Type": "text/plain"}, body) == 415
+        assert _status(url, "/v1/chat/completions", {**auth, "Content-Type": "application/json",
+                                                     "Origin": "http://evil.example"}, body) == 403
+    assert upstream.requests == []
+
+
+def test_a_loopback_server_refuses_foreign_host_names(upstream):
+    """A DNS-rebinding page reaches 127.0.0.1 under its own name: the Host header gives it away."""
+    model = load_model(f"openai:m?base_url={upstream.url}", cache=False)
+    with running(create_app(model, AgentConfig(), allowed_hosts=["127.0.0.1", "localhost"])) as url:
+        assert _status(url, "/healthz", {}) == 200
+        assert _status(url, "/healthz", {"Host": "evil.example"}) == 400
 
 
 def test_the_log_holds_counts_never_contents(upstream, caplog):

@@ -78,7 +78,9 @@ def serve_cmd(
     if not isinstance(level, int):
         raise ConfigError(f"--log-level must be debug, info, warning or error, not {log_level!r}")
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    loopback_names = ["127.0.0.1", "localhost", "::1", "[::1]", host]
     application = create_app(model, cfg, retriever=retriever, keys=keys, limits=limits, cors_origins=cors_origin,
+                             allowed_hosts=loopback_names if _loopback(host) else None,
                              served_model=served_model)
     err_console.print(f"penguin serve: RAISE over {upstream} on http://{host}:{port}/ "
                       f"({'API key required' if keys else 'no auth'})")

@@ -19,6 +19,7 @@ from typing import AsyncIterator
 import openai
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,7 +28,7 @@ from ..agent.loop import Agent, AgentConfig
 from ..agent.retriever import Retriever
 from ..errors import ModelError
 from ..evaluate.respond import GenerationParams
-from ..models import ChatModel, ChatRequest, Usage, metered
+from ..models import ChatModel, ChatResult, Usage, metered
 from .limits import KeyCheck, Limits, RateLimiter
 from .protocol import (AssistantMessage, Choice, Chunk, ChunkChoice, Completion, CompletionRequest, Delta,
                        PenguinMeta, ProtocolError, TokenUsage, completion_id, error_body, rebuild)
@@ -94,7 +95,8 @@ def upstream_refusal(exc: ModelError) -> Refusal:
 
 def create_app(model: ChatModel, config: AgentConfig | None = None, *, retriever: Retriever | None = None,
                keys: frozenset[str] = frozenset(), limits: Limits | None = None,
-               cors_origins: list[str] | None = None, served_model: str = "penguin-raise") -> FastAPI:
+               cors_origins: list[str] | None = None, served_model: str = "penguin-raise",
+               allowed_hosts: list[str] | None = None) -> FastAPI:
     """The proxy for one upstream ``model`` (load it with ``cache=False``: no conversation on disk).
 
     Args:
@@ -102,6 +104,8 @@ def create_app(model: ChatModel, config: AgentConfig | None = None, *, retriever
         retriever: the planner's path library (full RAISE); None: the agent alone.
         keys: accepted bearer tokens; empty: no authentication (loopback use).
         cors_origins: browser origins allowed to call the API from other pages (default none).
+        allowed_hosts: Host headers accepted (a loopback server: its loopback names, which stops
+            DNS-rebinding pages); None: any.
     """
     config = config or AgentConfig()
     limits = limits or Limits()
@@ -122,6 +126,8 @@ def create_app(model: ChatModel, config: AgentConfig | None = None, *, retriever
     async def refused(_: Request, exc: Refusal) -> JSONResponse:
         return JSONResponse(exc.body, exc.status, headers=exc.headers)
 
+    if allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     app.add_middleware(AccessLog)
 
     def admit(request: Request) -> None:
@@ -136,6 +142,15 @@ def create_app(model: ChatModel, config: AgentConfig | None = None, *, retriever
         if wait:
             raise Refusal(429, "Rate limit reached; retry later.", "rate_limit_error", "rate_limit_exceeded",
                           {"Retry-After": str(math.ceil(wait))})
+
+    def same_site(request: Request) -> None:
+        """Browsers may POST "simple" requests cross-site without asking: insist on JSON (which
+        forces a CORS preflight) and on an Origin that is this page or an allowed one."""
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            raise Refusal(415, "Content-Type must be application/json.", "invalid_request_error")
+        origin = request.headers.get("origin")
+        if origin and origin not in (cors_origins or []) and origin.split("://", 1)[-1] != request.headers.get("host"):
+            raise Refusal(403, "Cross-origin requests are not allowed.", "invalid_request_error")
 
     async def read_body(request: Request) -> CompletionRequest:
         too_big = Refusal(413, f"Request body larger than {limits.max_body_bytes} bytes.", "invalid_request_error",
@@ -180,7 +195,17 @@ def create_app(model: ChatModel, config: AgentConfig | None = None, *, retriever
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Response:
+        try:
+            return await complete(request)
+        except Refusal:
+            raise
+        except Exception as exc:  # never a traceback (it could quote contents) nor a bare 500
+            log.error("internal error: %s", type(exc).__name__)
+            raise Refusal(500, "Internal error.", "server_error") from None
+
+    async def complete(request: Request) -> Response:
         admit(request)
+        same_site(request)
         req = await read_body(request)
         try:
             dialogue = rebuild(req.messages, config.max_questions)
@@ -199,8 +224,16 @@ def create_app(model: ChatModel, config: AgentConfig | None = None, *, retriever
                                                f"{d.action}{f' ({d.stop_reason})' if d.stop_reason else ''}")
             cid, created = completion_id()
             if req.stream:
+                pieces = None
+                if final is not None:  # open the upstream stream first: its failure gets a real status
+                    pieces = model.stream(final)
+                    try:
+                        first = await anext(pieces)
+                    except ModelError as exc:
+                        raise upstream_refusal(exc) from None
+                    pieces = _prepend(first, pieces)
                 return StreamingResponse(
-                    sse(model, cid, created, served_model, text, final, PenguinMeta.of(d, dialogue, calls(usage)), usage,
+                    sse(cid, created, served_model, text, pieces, PenguinMeta.of(d, dialogue, calls(usage)), usage,
                         req.stream_options is not None and req.stream_options.include_usage),
                     media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
             finish = "stop"
@@ -235,7 +268,16 @@ def wire_usage(usage: Usage) -> TokenUsage:
                      total_tokens=usage.tokens)
 
 
-async def sse(model: ChatModel, cid: str, created: int, served: str, text: str | None, final: ChatRequest | None,
+async def _prepend(first: ChatResult, rest: AsyncIterator[ChatResult]) -> AsyncIterator[ChatResult]:
+    try:
+        yield first
+        async for piece in rest:
+            yield piece
+    finally:
+        await rest.aclose()  # a client that went away stops the upstream stream now, not at GC
+
+
+async def sse(cid: str, created: int, served: str, text: str | None, pieces: AsyncIterator[ChatResult] | None,
               meta: PenguinMeta, usage: Usage, include_usage: bool) -> AsyncIterator[str]:
     """Server-sent events: the role (with the penguin field), the text as it is generated
     (a question or crisis answer in one piece), the finish reason (with the penguin field again,
@@ -248,22 +290,28 @@ async def sse(model: ChatModel, cid: str, created: int, served: str, text: str |
 
     yield event(Delta(role="assistant", content=""), penguin=meta)
     finish = "stop"
-    if final is None:
+    if pieces is None:
         yield event(Delta(content=text))
     else:
         last = None
         try:
-            async for last in model.stream(final):
+            async for last in pieces:
                 if last.text:
                     yield event(Delta(content=last.text))
                 if last.finish_reason == "length":
                     finish = "length"
             if last is not None:
                 usage.add(last)  # the last piece carries the answer's token counts
-        except ModelError as exc:  # the status line is sent: report in-band, as OpenAI does
-            refusal = upstream_refusal(exc)
-            yield f"data: {json.dumps(refusal.body)}\n\n"
+        except Exception as exc:  # noqa: BLE001 - the status line is sent: report in-band, as OpenAI does
+            if isinstance(exc, ModelError):
+                body = upstream_refusal(exc).body
+            else:
+                log.error("internal error while streaming: %s", type(exc).__name__)
+                body = error_body("Internal error.", "server_error", None)
+            yield f"data: {json.dumps(body)}\n\n"
             return
+        finally:
+            await pieces.aclose()
     yield event(finish=finish, penguin=meta.model_copy(update={"upstream_calls": calls(usage)}))
     if include_usage:
         yield event(usage=wire_usage(usage))
