@@ -125,8 +125,6 @@ class RaiseEvaluation:
                     model=self.runner.model.spec, seed=self.runner.config.seed)
         started = time.perf_counter()
         turns: list[Turn] = []
-        record = DialogueRecord(scenario_id=scenario.id, domain=scenario.domain, variant=name, questions=0, asked=[],
-                                withheld=0, stop_reason=None)
         with metered() as usage:
             try:
                 final, _, steps = await converse(agent, scenario.query, user, turns=turns)
@@ -137,12 +135,13 @@ class RaiseEvaluation:
         fallbacks: Counter[str] = Counter()
         for step in steps:
             fallbacks.update(step.fallbacks)
-        record = record.model_copy(update=dict(
+        record = DialogueRecord(
+            scenario_id=scenario.id, domain=scenario.domain, variant=name,
             questions=len(turns), asked=[t.attribute for t in turns],
             withheld=len(final.withheld) if final else 0, stop_reason=final.stop_reason if final else None,
             crisis=final.crisis if final else None, ratings=[st.rating for st in steps], fallbacks=dict(fallbacks),
-            user_phrasing_failures=simulated.phrasing_failures, llm_calls=usage.calls + usage.cached_calls,
-            tokens=usage.tokens, seconds=round(time.perf_counter() - started, 3), error=error))
+            user_phrasing_failures=simulated.phrasing_failures, llm_calls=usage.all_calls,
+            tokens=usage.tokens, seconds=round(time.perf_counter() - started, 3), error=error)
         log.write(record.model_dump_json() + "\n")
         log.flush()
         if final is None:
@@ -204,8 +203,8 @@ def summarize_raise(run_dir: Path) -> dict:
 
     dialogues = list(load_dialogues(run_dir).values())
     summary_path = run_dir / "summary.json"
-    safety = json.loads(summary_path.read_text()).get("by_context", {}) if summary_path.exists() else {}
-    by_domain = json.loads(summary_path.read_text()).get("by_context_domain", {}) if summary_path.exists() else {}
+    run_summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    safety, by_domain = run_summary.get("by_context", {}), run_summary.get("by_context_domain", {})
     per_variant: dict[str, list[DialogueRecord]] = defaultdict(list)
     for d in dialogues:
         per_variant[d.variant].append(d)

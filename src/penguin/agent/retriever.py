@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..dataset.splits import normalise_query
 from ..errors import ConfigError
 from ..planner.library import PathRecord, load_library
 
@@ -59,7 +60,7 @@ def _best_per_query(records: list[PathRecord]) -> list[PathRecord]:
     search finished first."""
     best: dict[str, PathRecord] = {}
     for r in sorted((r for r in records if r.path), key=lambda r: r.scenario_id):
-        key = " ".join(r.query.lower().split())
+        key = normalise_query(r.query)
         if key not in best or _score(r) > _score(best[key]):
             best[key] = r
     return sorted(best.values(), key=lambda r: r.scenario_id)

@@ -25,7 +25,7 @@ from typing import Awaitable, Callable, Iterable
 
 from ..errors import ConfigError
 from ..schema import ATTRIBUTES, Attribute, Context, Scenario
-from .metrics import PSS, combine
+from .metrics import jury_pss
 from .run import Runner
 
 A = Attribute
@@ -61,11 +61,8 @@ class LLMValue:
         contexts = [Context.of(s) for s in subsets]
         verdicts = await self.runner.evaluate(scenario, contexts)
         self.judged.update((scenario.id, s) for s in subsets)
-        out: dict[Subset, float | None] = {}
-        for subset, ctx in zip(subsets, contexts):
-            combined = combine(verdicts[ctx.name], self.runner.config.jury)
-            out[subset] = combined[0][PSS] if combined else None
-        return out
+        return {subset: jury_pss(verdicts[ctx.name], self.runner.config.jury)
+                for subset, ctx in zip(subsets, contexts)}
 
 
 async def _values(value: ValueFn, scenario: Scenario, subsets: list[Subset]) -> dict[Subset, float | None]:

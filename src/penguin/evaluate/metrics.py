@@ -79,6 +79,12 @@ def combine(verdicts: list[JudgementRecord], how: Literal["mean", "median"] = "m
     return scores, spread
 
 
+def jury_pss(verdicts: list[JudgementRecord], how: Literal["mean", "median"] = "mean") -> float | None:
+    """The jury's safety score of one response; None when no judge succeeded."""
+    combined = combine(verdicts, how)
+    return combined[0][PSS] if combined else None
+
+
 def item_scores(run_dir: Path, how: Literal["mean", "median"] = "mean") -> tuple[list[ItemScore], dict[str, int]]:
     """Per-item scores of a run, plus error counts."""
     meta: dict[tuple[str, str], tuple[str, str]] = {}  # key -> (domain, source)

@@ -25,6 +25,11 @@ class Usage:
     completion_tokens: int = 0
 
     @property
+    def all_calls(self) -> int:
+        """Every call made, answered by a model or by the cache."""
+        return self.calls + self.cached_calls
+
+    @property
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 

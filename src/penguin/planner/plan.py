@@ -15,7 +15,7 @@ import time
 from .. import prompts
 from ..dataset.io import repair_jsonl
 from ..evaluate.attributes import STATIC_ORDER, LLMValue, choose
-from ..evaluate.metrics import PSS, combine
+from ..evaluate.metrics import jury_pss
 from ..evaluate.respond import respond
 from ..evaluate.run import Runner, first_error, json_dump, pin_settings, select_scenarios
 from ..models import metered
@@ -72,8 +72,7 @@ async def confirm(runner: Runner, scenario: Scenario, subset: frozenset[Attribut
     name = f"{ctx.name}#confirm"
     verdicts = await runner.evaluate_answers(scenario, {name: functools.partial(
         respond, runner.model, scenario, ctx, cfg.generation, cfg.seed + 1, label=name)})
-    combined = combine(verdicts[name], cfg.jury)
-    return combined[0][PSS] if combined else None
+    return jury_pss(verdicts[name], cfg.jury)
 
 
 async def plan_library(runner: Runner, config: PlanConfig, *, progress: bool = True) -> dict:

@@ -233,7 +233,7 @@ def create_app(model: ChatModel, config: AgentConfig | None = None, *, retriever
                         raise upstream_refusal(exc) from None
                     pieces = _prepend(first, pieces)
                 return StreamingResponse(
-                    sse(cid, created, served_model, text, pieces, PenguinMeta.of(d, dialogue, calls(usage)), usage,
+                    sse(cid, created, served_model, text, pieces, PenguinMeta.of(d, dialogue, usage.all_calls), usage,
                         req.stream_options is not None and req.stream_options.include_usage),
                     media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
             finish = "stop"
@@ -245,7 +245,7 @@ def create_app(model: ChatModel, config: AgentConfig | None = None, *, retriever
                 text, finish = result.text, "length" if result.finish_reason == "length" else "stop"
         body = Completion(id=cid, created=created, model=served_model,
                           choices=[Choice(message=AssistantMessage(content=text), finish_reason=finish)],
-                          usage=wire_usage(usage), penguin=PenguinMeta.of(d, dialogue, calls(usage)))
+                          usage=wire_usage(usage), penguin=PenguinMeta.of(d, dialogue, usage.all_calls))
         return Response(body.model_dump_json(), media_type="application/json")
 
     @app.get("/{page:path}")
@@ -257,10 +257,6 @@ def create_app(model: ChatModel, config: AgentConfig | None = None, *, retriever
                         headers=PAGE_HEADERS)
 
     return app
-
-
-def calls(usage: Usage) -> int:
-    return usage.calls + usage.cached_calls
 
 
 def wire_usage(usage: Usage) -> TokenUsage:
@@ -312,7 +308,7 @@ async def sse(cid: str, created: int, served: str, text: str | None, pieces: Asy
             return
         finally:
             await pieces.aclose()
-    yield event(finish=finish, penguin=meta.model_copy(update={"upstream_calls": calls(usage)}))
+    yield event(finish=finish, penguin=meta.model_copy(update={"upstream_calls": usage.all_calls}))
     if include_usage:
         yield event(usage=wire_usage(usage))
     yield "data: [DONE]\n\n"
