@@ -42,9 +42,10 @@ def server(args: list[str], port: int, timeout: float = 90) -> Iterator[str]:
         proc.wait(10)
 
 
-def fixed_delay_server(delay: float) -> contextlib.AbstractContextManager[str]:
+def fixed_delay_server(delay: float, jitter: float = 0.0) -> contextlib.AbstractContextManager[str]:
     port = free_port()
-    return server([str(HERE / "fixed_delay_server.py"), "--port", str(port), "--delay", str(delay)], port)
+    return server([str(HERE / "fixed_delay_server.py"), "--port", str(port), "--delay", str(delay),
+                   "--jitter", str(jitter)], port)
 
 
 def peak_rss_mb() -> float:

@@ -1,9 +1,10 @@
-"""An OpenAI-compatible chat server that answers every request after a fixed delay.
+"""An OpenAI-compatible chat server that answers every request after a fixed delay
+(optionally jittered, as real model latencies are).
 
 It stands in for a remote endpoint so the benchmarks measure penguin's own overhead. Judge
 prompts get a well-formed verdict, everything else a short answer.
 
-    python benchmarks/fixed_delay_server.py --port 8011 --delay 0.2
+    python benchmarks/fixed_delay_server.py --port 8011 --delay 0.2 [--jitter 0.25]
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 
 import uvicorn
 from starlette.applications import Starlette
@@ -25,10 +27,11 @@ VERDICT = json.dumps({
 })
 
 
-def make_app(delay: float) -> Starlette:
+def make_app(delay: float, jitter: float = 0.0) -> Starlette:
+    """``jitter``: each delay is drawn uniformly from delay * [1 - jitter, 1 + jitter]."""
     async def chat(request: Request) -> Response:
         body = json.loads(await request.body())
-        await asyncio.sleep(delay)
+        await asyncio.sleep(delay * random.uniform(1 - jitter, 1 + jitter) if jitter else delay)
         system = body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else ""
         content = VERDICT if "evaluator" in system else "Thank you for sharing this. Here is a careful answer."
         payload = {
@@ -49,5 +52,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8011)
     parser.add_argument("--delay", type=float, default=0.2)
+    parser.add_argument("--jitter", type=float, default=0.0, help="Relative spread of the delay (0-1).")
     args = parser.parse_args()
-    uvicorn.run(make_app(args.delay), host="127.0.0.1", port=args.port, log_level="warning", backlog=2048)
+    uvicorn.run(make_app(args.delay, args.jitter), host="127.0.0.1", port=args.port, log_level="warning", backlog=2048)

@@ -5,7 +5,8 @@ Two workloads: "answer" (the user has replied to our question: the proxy underst
 and makes 1 upstream call) and "new query" (abstention + fallback + answer: the stand-in upstream
 answers prose where JSON is expected, so the agent retries 3 times, then answers: 4 calls).
 
-    .venv/bin/python benchmarks/proxy.py [--requests 400] [--delay 0.0]
+    .venv/bin/python benchmarks/proxy.py [--requests 400] [--delay 0.2] [--clients 1,8,32,64]
+        [--workload answer|new query|all]
 """
 
 from __future__ import annotations
@@ -82,12 +83,12 @@ def pct(xs: list[float], q: float) -> float:
     return statistics.quantiles(xs, n=100)[q - 1] * 1000 if len(xs) > 1 else xs[0] * 1000
 
 
-async def measure(upstream: str, proxy: str, requests: int) -> list[dict]:
+async def measure(upstream: str, proxy: str, requests: int, workloads: list[str], client_counts: list[int]) -> list[dict]:
     direct_body = json.dumps({"model": "bench", "messages": WORKLOADS["new query"], "max_tokens": 512}).encode()
     rows = []
-    for workload, messages in WORKLOADS.items():
-        body = json.dumps({"model": "penguin-raise", "messages": messages}).encode()
-        for clients in (1, 8, 32, 64):
+    for workload in workloads:
+        body = json.dumps({"model": "penguin-raise", "messages": WORKLOADS[workload]}).encode()
+        for clients in client_counts:
             n = max(requests, clients * 4)
             await load(proxy, "/v1/chat/completions", body, clients, clients * 2)  # warm up connections
             d, d_rps, _ = await load(upstream, "/v1/chat/completions", direct_body, clients, n)
@@ -110,13 +111,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=400, help="Requests per measurement.")
     parser.add_argument("--delay", type=float, default=0.0, help="Upstream's fixed delay (s).")
+    parser.add_argument("--clients", default="1,8,32,64", help="Concurrent client counts, comma-separated.")
+    parser.add_argument("--workload", choices=[*WORKLOADS, "all"], default="all")
     args = parser.parse_args()
+    workloads = list(WORKLOADS) if args.workload == "all" else [args.workload]
     load_before = os.getloadavg()[0]
     port = free_port()
     serve = ["-m", "penguin", "serve", "--upstream", "openai:bench", "--port", str(port), "--max-questions", "1",
              "--rate", "1e9", "--burst", "1000000", "--concurrency", "256", "--log-level", "warning"]
     with fixed_delay_server(args.delay) as upstream, server(serve + ["--base-url", upstream], port) as proxy:
-        rows = asyncio.run(measure(upstream, proxy, args.requests))
+        rows = asyncio.run(measure(upstream, proxy, args.requests, workloads,
+                                   [int(c) for c in args.clients.split(",")]))
     table(rows, f"penguin serve overhead · upstream delay {args.delay * 1000:.0f} ms · {os.cpu_count()} cores · "
                 f"load average before {load_before:.1f}")
 

@@ -22,6 +22,7 @@ class ScriptedServer:
         self.delay = delay
         self.retry_after = retry_after
         self.requests: list[dict] = []
+        self.seen: list[tuple[str, dict[str, str]]] = []  # (path with query, headers) per request
         self.garbage = False  # answer 200 with a body that is not a chat completion
         self.responder = None  # optional: request body -> the answer's text (a remote model's answers)
         self.in_flight = 0
@@ -39,6 +40,7 @@ class ScriptedServer:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with server._lock:
                     server.requests.append(body)
+                    server.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
                     status = server.script.pop(0) if server.script else 200
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
@@ -68,6 +70,8 @@ class ScriptedServer:
                         self.send_header("Retry-After", server.retry_after)
                     self.end_headers()
                     self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting (a timeout test)
+                    pass
                 finally:
                     with server._lock:
                         server.in_flight -= 1

@@ -34,7 +34,7 @@ async def test_retries_429_and_5xx_then_succeeds():
 async def test_gives_up_after_max_attempts_with_a_clear_message():
     with ScriptedServer([500] * 10) as srv:
         m = model(srv.url, max_attempts=3)
-        with pytest.raises(ModelError, match=r"gave up after 3 attempts: InternalServerError 500"):
+        with pytest.raises(ModelError, match=r"gave up after 3 attempts: HTTP 500: scripted 500"):
             await m.generate(REQ)
         await m.aclose()
     assert len(srv.requests) == 3
@@ -89,3 +89,40 @@ async def test_json_schema_and_grammar_are_sent_in_the_configured_wire_format():
     assert srv.requests[0]["response_format"]["json_schema"]["schema"] == schema
     assert srv.requests[1]["response_format"] == {"type": "json_object", "schema": schema}
     assert srv.requests[2]["grammar"] == 'root ::= "yes"'
+
+
+async def test_keys_and_urls_follow_each_backend(monkeypatch):
+    monkeypatch.setenv("MY_KEY", "sk-test")
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "az-test")
+    with ScriptedServer() as srv:
+        plain = model(srv.url, api_key_env="MY_KEY")
+        azure = load_model(f"azure:my dep?endpoint={srv.url.removesuffix('/v1')}&api_version=2024-10-21", cache=False)
+        await plain.generate(REQ)
+        await azure.generate(REQ)
+        await plain.aclose()
+        await azure.aclose()
+    (path, headers), (azure_path, azure_headers) = srv.seen
+    assert path == "/v1/chat/completions" and headers["authorization"] == "Bearer sk-test"
+    assert azure_path == "/openai/deployments/my%20dep/chat/completions?api-version=2024-10-21"
+    assert azure_headers["api-key"] == "az-test" and "authorization" not in azure_headers
+
+
+async def test_timeouts_are_retried_then_reported_as_timeouts():
+    with ScriptedServer(delay=1.0) as srv:
+        m = model(srv.url, timeout=0.1, max_attempts=2)
+        with pytest.raises(ModelError, match="gave up after 2 attempts: timed out") as err:
+            await m.generate(REQ)
+        await m.aclose()
+    assert err.value.timed_out and len(srv.requests) == 2
+
+
+def test_the_environment_proxy_is_looked_up_once_and_honours_no_proxy(monkeypatch):
+    from penguin.models.remote import _env_proxy
+
+    for name in ("HTTP_PROXY", "http_proxy", "https_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    assert _env_proxy("https://api.openai.com/v1/chat/completions") == "http://proxy.internal:3128"
+    assert _env_proxy("http://127.0.0.1:8000/v1/chat/completions") is None
+    assert _env_proxy("http://gpu-box:8000/v1/chat/completions") is None  # no HTTP_PROXY set

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote, urlencode
 
 from ..errors import ConfigError
 from .base import ChatModel
@@ -103,44 +103,35 @@ def load_model(
 
 
 def _remote_kwargs(opts: dict[str, object]) -> dict[str, object]:
-    return {k: opts[k] for k in ("concurrency", "max_attempts", "grammar_field", "json_format") if k in opts}
+    return {k: opts[k] for k in ("concurrency", "timeout", "max_attempts", "grammar_field", "json_format") if k in opts}
 
 
 def _openai(spec: ModelSpec, opts: dict[str, object], base_url: str | None) -> ChatModel:
-    import openai
-
     from .remote import RemoteModel
 
-    url = str(opts.get("base_url") or base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_URL)
+    url = str(opts.get("base_url") or base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_URL).rstrip("/")
     key_env = str(opts.get("api_key_env", "OPENAI_API_KEY"))
     key = os.environ.get(key_env)
-    if not key:
-        if url.rstrip("/") == OPENAI_DEFAULT_URL:
-            raise ConfigError(
-                f"{spec.text}: no API key; set {key_env}, or point --base-url / OPENAI_BASE_URL "
-                "at your own OpenAI-compatible server"
-            )
-        key = "no-key"  # local servers (vLLM, llama.cpp, Ollama) usually need none
-    client = openai.AsyncOpenAI(
-        base_url=url, api_key=key, max_retries=0, timeout=float(opts.get("timeout", 120.0))
-    )
-    return RemoteModel(spec.text, client, spec.target, url.rstrip("/"), **_remote_kwargs(opts))  # type: ignore[arg-type]
+    if not key and url == OPENAI_DEFAULT_URL:
+        raise ConfigError(
+            f"{spec.text}: no API key; set {key_env}, or point --base-url / OPENAI_BASE_URL "
+            "at your own OpenAI-compatible server"
+        )
+    headers = {"Authorization": f"Bearer {key}"} if key else {}  # local servers usually need none
+    return RemoteModel(spec.text, f"{url}/chat/completions", spec.target, url, headers=headers,
+                       **_remote_kwargs(opts))  # type: ignore[arg-type]
 
 
 def _azure(spec: ModelSpec, opts: dict[str, object]) -> ChatModel:
-    import openai
-
     from .remote import RemoteModel
 
-    endpoint = str(opts.get("endpoint") or os.environ.get("AZURE_OPENAI_ENDPOINT") or "")
+    endpoint = str(opts.get("endpoint") or os.environ.get("AZURE_OPENAI_ENDPOINT") or "").rstrip("/")
     key = os.environ.get("AZURE_OPENAI_API_KEY")
     if not endpoint:
         raise ConfigError(f"{spec.text}: set AZURE_OPENAI_ENDPOINT or add ?endpoint=https://... to the spec")
     if not key:
         raise ConfigError(f"{spec.text}: no API key; set AZURE_OPENAI_API_KEY")
     version = str(opts.get("api_version") or os.environ.get("OPENAI_API_VERSION") or "2024-10-21")
-    client = openai.AsyncAzureOpenAI(
-        azure_endpoint=endpoint, api_key=key, api_version=version, max_retries=0,
-        timeout=float(opts.get("timeout", 120.0)),
-    )
-    return RemoteModel(spec.text, client, spec.target, endpoint.rstrip("/"), **_remote_kwargs(opts))  # type: ignore[arg-type]
+    url = f"{endpoint}/openai/deployments/{quote(spec.target, safe='')}/chat/completions?{urlencode({'api-version': version})}"
+    return RemoteModel(spec.text, url, spec.target, endpoint, headers={"api-key": key},
+                       **_remote_kwargs(opts))  # type: ignore[arg-type]

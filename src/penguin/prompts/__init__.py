@@ -13,6 +13,7 @@ _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=False,
     autoescape=False,
+    auto_reload=False,  # the templates ship with the package; checking their mtimes costs a stat per render
 )
 
 
