@@ -1,12 +1,18 @@
 """`penguin serve` overhead: the same requests sent straight to a fast upstream and through the
 proxy, at 1-64 concurrent keep-alive clients; the difference is what the proxy adds.
 
+The stand-in upstream answers after 200 ms, jittered by +-25% as real model latencies vary,
+and each client starts at a random moment within one upstream delay. With a fixed delay and
+clients that start together, every request arrives in lock-step with 63 others and waits for
+them at the proxy, round after round (``--jitter 0 --no-stagger`` shows that worst case).
+A request that makes k upstream calls is compared with the sum of k direct latencies.
+
 Two workloads: "answer" (the user has replied to our question: the proxy understands the reply
 and makes 1 upstream call) and "new query" (abstention + fallback + answer: the stand-in upstream
 answers prose where JSON is expected, so the agent retries 3 times, then answers: 4 calls).
 
-    .venv/bin/python benchmarks/proxy.py [--requests 400] [--delay 0.2] [--clients 1,8,32,64]
-        [--workload answer|new query|all]
+    .venv/bin/python benchmarks/proxy.py [--requests 400] [--delay 0.2] [--jitter 0.25] [--no-stagger]
+        [--clients 1,8,32,64] [--workload answer|new query|all] [--workers 1]
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import statistics
 import time
 from pathlib import Path
@@ -46,8 +53,10 @@ async def post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host:
     return payload
 
 
-async def load(url: str, path: str, body: bytes, clients: int, requests: int) -> tuple[list[float], float, bytes]:
-    """(latencies in s, requests per second, one response body)."""
+async def load(url: str, path: str, body: bytes, clients: int, requests: int,
+               stagger: float = 0.0) -> tuple[list[float], float, bytes]:
+    """(latencies in s, requests per second, one response body); each client waits a random
+    0-``stagger`` seconds before its first request."""
     host, port = url.split("//")[1].split("/")[0].split(":")
     latencies: list[float] = []
     last = b""
@@ -56,6 +65,7 @@ async def load(url: str, path: str, body: bytes, clients: int, requests: int) ->
     async def client() -> None:
         nonlocal last
         reader, writer = await asyncio.open_connection(host, int(port))
+        await asyncio.sleep(random.uniform(0, stagger))
         for _ in range(per_client):
             t = time.perf_counter()
             last = await post(reader, writer, host, path, body)
@@ -68,22 +78,32 @@ async def load(url: str, path: str, body: bytes, clients: int, requests: int) ->
 
 
 def proxy_cpu_seconds() -> float:
-    """CPU time of our `penguin serve` child process (Linux /proc), to report CPU per request."""
+    """CPU time of our `penguin serve` child process and its workers (Linux /proc)."""
+    stats = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == os.getpid() and b"penguin\x00serve" in (stat.parent / "cmdline").read_bytes():
-                return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            stats[int(stat.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])),
+                                            (stat.parent / "cmdline").read_bytes())
         except (OSError, ValueError, IndexError):
             continue
-    return float("nan")
+    serve = {pid for pid, (ppid, _, cmd) in stats.items() if ppid == os.getpid() and b"penguin\x00serve" in cmd}
+    ticks = sum(t for pid, (ppid, t, _) in stats.items() if pid in serve or ppid in serve)
+    return ticks / os.sysconf("SC_CLK_TCK") if serve else float("nan")
 
 
 def pct(xs: list[float], q: float) -> float:
     return statistics.quantiles(xs, n=100)[q - 1] * 1000 if len(xs) > 1 else xs[0] * 1000
 
 
-async def measure(upstream: str, proxy: str, requests: int, workloads: list[str], client_counts: list[int]) -> list[dict]:
+def sums(latencies: list[float], k: int, n: int = 20_000) -> list[float]:
+    """Latencies of k sequential direct calls: sums of k draws (the same list when k is 1)."""
+    rng = random.Random(0)
+    return latencies if k == 1 else [sum(rng.choices(latencies, k=k)) for _ in range(n)]
+
+
+async def measure(upstream: str, proxy: str, requests: int, workloads: list[str], client_counts: list[int],
+                  stagger: float) -> list[dict]:
     direct_body = json.dumps({"model": "bench", "messages": WORKLOADS["new query"], "max_tokens": 512}).encode()
     rows = []
     for workload in workloads:
@@ -91,14 +111,15 @@ async def measure(upstream: str, proxy: str, requests: int, workloads: list[str]
         for clients in client_counts:
             n = max(requests, clients * 4)
             await load(proxy, "/v1/chat/completions", body, clients, clients * 2)  # warm up connections
-            d, d_rps, _ = await load(upstream, "/v1/chat/completions", direct_body, clients, n)
+            d, d_rps, _ = await load(upstream, "/v1/chat/completions", direct_body, clients, n, stagger)
             cpu0 = proxy_cpu_seconds()
-            p, p_rps, sample = await load(proxy, "/v1/chat/completions", body, clients, n)
+            p, p_rps, sample = await load(proxy, "/v1/chat/completions", body, clients, n, stagger)
             cpu_ms = (proxy_cpu_seconds() - cpu0) / len(p) * 1000
             calls = json.loads(sample)["penguin"]["upstream_calls"]
             # the proxy's requests make `calls` upstream calls in sequence; subtract what they cost directly
-            over50 = pct(p, 50) - calls * pct(d, 50)
-            over95 = pct(p, 95) - calls * pct(d, 95)
+            d = sums(d, calls)
+            over50 = pct(p, 50) - pct(d, 50)
+            over95 = pct(p, 95) - pct(d, 95)
             rows.append({"workload": workload, "clients": clients, "upstream calls/req": calls,
                          "direct p50 ms": pct(d, 50), "direct p95 ms": pct(d, 95), "proxy rps": p_rps,
                          "proxy p50 ms": pct(p, 50), "proxy p95 ms": pct(p, 95),
@@ -110,7 +131,10 @@ async def measure(upstream: str, proxy: str, requests: int, workloads: list[str]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=400, help="Requests per measurement.")
-    parser.add_argument("--delay", type=float, default=0.0, help="Upstream's fixed delay (s).")
+    parser.add_argument("--delay", type=float, default=0.2, help="Upstream's mean delay (s).")
+    parser.add_argument("--jitter", type=float, default=0.25, help="Upstream delay spread, relative (0-1).")
+    parser.add_argument("--no-stagger", action="store_true", help="All clients start at once.")
+    parser.add_argument("--workers", type=int, default=1, help="`penguin serve --workers`.")
     parser.add_argument("--clients", default="1,8,32,64", help="Concurrent client counts, comma-separated.")
     parser.add_argument("--workload", choices=[*WORKLOADS, "all"], default="all")
     args = parser.parse_args()
@@ -118,11 +142,14 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     port = free_port()
     serve = ["-m", "penguin", "serve", "--upstream", "openai:bench", "--port", str(port), "--max-questions", "1",
-             "--rate", "1e9", "--burst", "1000000", "--concurrency", "256", "--log-level", "warning"]
-    with fixed_delay_server(args.delay) as upstream, server(serve + ["--base-url", upstream], port) as proxy:
+             "--rate", "1e9", "--burst", "1000000", "--concurrency", "256", "--log-level", "warning",
+             "--workers", str(args.workers)]
+    with fixed_delay_server(args.delay, args.jitter) as upstream, server(serve + ["--base-url", upstream], port) as proxy:
         rows = asyncio.run(measure(upstream, proxy, args.requests, workloads,
-                                   [int(c) for c in args.clients.split(",")]))
-    table(rows, f"penguin serve overhead · upstream delay {args.delay * 1000:.0f} ms · {os.cpu_count()} cores · "
+                                   [int(c) for c in args.clients.split(",")], 0.0 if args.no_stagger else args.delay))
+    table(rows, f"penguin serve overhead · upstream delay {args.delay * 1000:.0f} ms ± {args.jitter:.0%} · "
+                f"{'clients start together' if args.no_stagger else 'staggered clients'} · {args.workers} worker(s) · "
+                f"{os.cpu_count()} cores · "
                 f"load average before {load_before:.1f}")
 
 

@@ -212,6 +212,17 @@ def test_upstream_failures_map_to_502_and_timeouts_to_504():
         assert err.value.status_code == 504 and err.value.body["code"] == "upstream_timeout"
 
 
+@pytest.mark.parametrize("upstream_status,status,code", [(429, 429, "upstream_rate_limited"),
+                                                         (400, 400, "upstream_refused"),
+                                                         (401, 502, "upstream_error")])
+def test_upstream_refusals_the_client_can_act_on_keep_their_meaning(upstream_status, status, code):
+    with ScriptedServer([upstream_status] * 10) as srv, proxy(srv) as url:
+        with pytest.raises(openai.APIStatusError) as err:
+            client(url).chat.completions.create(model="m", messages=answered_age("Should I quit?", "30"))
+    assert err.value.status_code == status and err.value.body["code"] == code
+    assert "scripted" not in err.value.body["message"]  # the upstream's words stay in our log
+
+
 def _status(url: str, path: str, headers: dict[str, str], body: bytes | None = None) -> int:
     try:
         return urllib.request.urlopen(urllib.request.Request(f"{url}{path}", data=body, headers=headers)).status
@@ -265,6 +276,62 @@ def test_serve_refuses_a_public_address_without_keys(monkeypatch):
     result = CliRunner().invoke(app, ["serve", "--upstream", "openai:m", "--base-url", "http://127.0.0.1:9/v1",
                                       "--host", "0.0.0.0"])
     assert result.exit_code == 2 and "without an API key" in result.output
+
+
+def test_workers_share_the_port_and_each_answers(tmp_path, upstream):
+    """`--workers 2`: the command as a user runs it, two processes behind one port."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from .conftest import free_port
+
+    port = free_port()
+    keys = tmp_path / "keys.txt"
+    keys.write_text(KEY + "\n")
+    env = {k: v for k, v in os.environ.items() if k != "PENGUIN_API_KEYS"}
+    proc = subprocess.Popen([sys.executable, "-m", "penguin", "serve", "--upstream", "openai:m", "--base-url",
+                             upstream.url, "--port", str(port), "--workers", "2", "--max-questions", "1",
+                             "--api-key-file", str(keys), "--log-level", "warning"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        def up() -> bool:
+            try:
+                return _status(url, "/healthz", {}) == 200
+            except urllib.error.URLError:  # not listening yet
+                return False
+
+        deadline = time.time() + 60
+        while not up():
+            assert proc.poll() is None and time.time() < deadline, proc.stderr.read() if proc.poll() else "timeout"
+            time.sleep(0.2)
+        workers = [p for p in Path("/proc").glob("[0-9]*/stat")
+                   if p.read_text().rsplit(")", 1)[1].split()[1] == str(proc.pid)
+                   and b"spawn_main" in (p.parent / "cmdline").read_bytes()]
+        assert len(workers) == 2
+        c = client(url)
+        for reply in ("I'm 30", "I'm 70"):
+            answer = c.chat.completions.create(model="m", messages=answered_age("Should I quit?", reply))
+            assert answer.model_extra["penguin"]["action"] == "answer"
+        with pytest.raises(openai.AuthenticationError):  # every worker read the key file
+            for _ in range(4):
+                client(url, key="wrong-key-0123456789abcdef").models.list()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+
+
+def test_workers_need_a_remote_upstream():
+    from typer.testing import CliRunner
+
+    from penguin.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--upstream", "local:smollm2", "--workers", "2"])
+    assert result.exit_code == 2 and "needs a remote upstream" in result.output
 
 
 # ------------------------------------------------------------------ the protocol with a real model (slow)

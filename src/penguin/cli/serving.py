@@ -45,20 +45,20 @@ def serve_cmd(
     burst: int = typer.Option(20, min=1, help="Requests a key may send at once after a pause."),
     cors_origin: List[str] = typer.Option([], "--cors-origin", help="Browser origin allowed to call the API "
                                                                     "(repeatable; default none)."),
-    concurrency: int = typer.Option(16, min=1, help="Upstream requests in flight."),
+    concurrency: int = typer.Option(16, min=1, help="Upstream requests in flight (per worker)."),
     timeout: float = typer.Option(120.0, min=1.0, help="Seconds per upstream call before a 504."),
+    workers: int = typer.Option(1, min=1, max=64, help="Processes serving requests (stateless, so they share "
+                                                       "the port; each enforces --rate on its own)."),
     served_model: str = typer.Option("penguin-raise", help="Model name the proxy reports in /v1/models."),
     log_level: str = typer.Option("info", help="debug, info, warning or error (contents are never logged)."),
 ) -> None:
     """Serve RAISE over the OpenAI API: it asks what matters for risky questions, then answers upstream."""
     import logging
 
-    import uvicorn
-
-    from ..agent.retriever import Retriever
     from ..errors import ConfigError
-    from ..models import load_model
-    from ..serve import Limits, create_app, load_keys
+    from ..models import load_model, parse_spec
+    from ..serve import Limits, load_keys
+    from ..serve.launch import ServeSettings, run
 
     keys = load_keys(api_key_file)
     if not keys and not _loopback(host) and not insecure_no_auth:
@@ -67,22 +67,23 @@ def serve_cmd(
     if not keys:
         err_console.print("[yellow]no API key configured: anyone who can reach "
                           f"{host}:{port} can use the upstream model[/]")
-    cfg = _agent_config(abstention, threshold, max_questions,
-                        generation={"max_tokens": max_tokens, "temperature": temperature})
-    lib = _library_file(library)
-    retriever = Retriever(Path(lib)) if lib else None
-    model = load_model(upstream, base_url=base_url, cache=False, concurrency=concurrency, timeout=timeout)
-    limits = Limits(max_body_bytes=max_body_kb * 1000, max_messages=max_messages, rate_per_minute=rate,
-                    burst=burst)
     level = getattr(logging, log_level.upper(), None)
     if not isinstance(level, int):
         raise ConfigError(f"--log-level must be debug, info, warning or error, not {log_level!r}")
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    loopback_names = ["127.0.0.1", "localhost", "::1", "[::1]", host]
-    application = create_app(model, cfg, retriever=retriever, keys=keys, limits=limits, cors_origins=cors_origin,
-                             allowed_hosts=loopback_names if _loopback(host) else None,
-                             served_model=served_model)
+    if workers > 1:
+        if parse_spec(upstream).backend == "local":
+            raise ConfigError("--workers needs a remote upstream: each worker would load the embedded model")
+        load_model(upstream, base_url=base_url, cache=False)  # a bad spec or missing key: say so here, once
+    settings = ServeSettings(
+        upstream=upstream, base_url=base_url, library=_library_file(library),
+        agent=_agent_config(abstention, threshold, max_questions,
+                            generation={"max_tokens": max_tokens, "temperature": temperature}),
+        limits=Limits(max_body_bytes=max_body_kb * 1000, max_messages=max_messages, rate_per_minute=rate,
+                      burst=burst),
+        api_key_file=str(api_key_file.resolve()) if api_key_file else None, cors_origins=cors_origin,
+        allowed_hosts=["127.0.0.1", "localhost", "::1", "[::1]", host] if _loopback(host) else None,
+        concurrency=concurrency, timeout=timeout, served_model=served_model, log_level=level)
     err_console.print(f"penguin serve: RAISE over {upstream} on http://{host}:{port}/ "
-                      f"({'API key required' if keys else 'no auth'})")
-    uvicorn.run(application, host=host, port=port, log_level=level, access_log=False, server_header=False,
-                proxy_headers=False)
+                      f"({'API key required' if keys else 'no auth'}"
+                      f"{f', {workers} workers' if workers > 1 else ''})")
+    run(settings, host, port, workers)

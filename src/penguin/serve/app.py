@@ -83,10 +83,18 @@ class AccessLog:
 
 
 def upstream_refusal(exc: ModelError) -> Refusal:
-    """502 for a failed upstream call, 504 when it timed out; the upstream's words stay in our log."""
+    """What the client may act on: 504 when the upstream timed out, 429 when it stayed
+    rate-limited through our retries, 400 when it refused the request (too long, say); else 502.
+    The upstream's own words stay in our log."""
     log.warning("upstream failed: %s", "timeout" if exc.timed_out else f"HTTP {exc.status}" if exc.status else "error")
     if exc.timed_out:
         return Refusal(504, "The upstream model timed out.", "upstream_error", "upstream_timeout")
+    if exc.status == 429:
+        return Refusal(429, "The upstream model is rate-limited; retry later.", "rate_limit_error",
+                       "upstream_rate_limited")
+    if exc.status in (400, 413, 422):
+        return Refusal(400, "The upstream model refused the request (is the conversation too long?).",
+                       "invalid_request_error", "upstream_refused")
     return Refusal(502, "The upstream model failed.", "upstream_error", "upstream_error")
 
 

@@ -1,0 +1,74 @@
+"""How `penguin serve` starts: its settings become an app, in one process or in several workers.
+
+The proxy keeps no state between requests, so N worker processes can share one listening
+socket (uvicorn's supervisor) and use N cores. uvicorn starts workers fresh (spawn), so each
+rebuilds the app from the settings, passed in an environment variable; API keys are not among
+them: each worker reads them again from ``PENGUIN_API_KEYS`` or the key file.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+from pathlib import Path
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from ..agent.loop import AgentConfig
+from .limits import Limits, load_keys
+
+SETTINGS_ENV = "PENGUIN_SERVE_SETTINGS"
+
+
+class ServeSettings(BaseModel):
+    upstream: str
+    base_url: str | None = None
+    library: str | None = None
+    agent: AgentConfig = AgentConfig()
+    limits: Limits = Limits()
+    api_key_file: str | None = None
+    cors_origins: list[str] = []
+    allowed_hosts: list[str] | None = None
+    concurrency: int = 16
+    timeout: float = 120.0
+    served_model: str = "penguin-raise"
+    log_level: int = logging.INFO
+
+
+def build(settings: ServeSettings) -> FastAPI:
+    """The app for these settings: the upstream model (no response cache: nothing users write
+    reaches the disk), the path library's retriever if any, the keys."""
+    from ..agent.retriever import Retriever
+    from ..models import load_model
+    from .app import create_app
+
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    model = load_model(settings.upstream, base_url=settings.base_url, cache=False,
+                       concurrency=settings.concurrency, timeout=settings.timeout)
+    retriever = Retriever(Path(settings.library)) if settings.library else None
+    keys = load_keys(Path(settings.api_key_file) if settings.api_key_file else None)
+    app = create_app(model, settings.agent, retriever=retriever, keys=keys, limits=settings.limits,
+                     cors_origins=settings.cors_origins, allowed_hosts=settings.allowed_hosts,
+                     served_model=settings.served_model)
+    gc.collect()
+    gc.freeze()  # modules, model and index live as long as the server: no collection need scan them again
+    return app
+
+
+def worker_app() -> FastAPI:
+    """uvicorn's factory in each worker process."""
+    return build(ServeSettings.model_validate_json(os.environ[SETTINGS_ENV]))
+
+
+def run(settings: ServeSettings, host: str, port: int, workers: int = 1) -> None:
+    import uvicorn
+
+    options = dict(host=host, port=port, log_level=settings.log_level, access_log=False, server_header=False,
+                   proxy_headers=False)
+    if workers == 1:
+        uvicorn.run(build(settings), **options)  # type: ignore[arg-type]
+        return
+    os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    uvicorn.run(f"{__name__}:worker_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
