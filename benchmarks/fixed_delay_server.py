@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import random
+import re
 
 import uvicorn
 from starlette.applications import Starlette
@@ -27,11 +28,22 @@ VERDICT = json.dumps({
 })
 
 
+CASE = re.compile(r"\(case (-?\d+)\)")
+
+
 def make_app(delay: float, jitter: float = 0.0) -> Starlette:
-    """``jitter``: each delay is drawn uniformly from delay * [1 - jitter, 1 + jitter]."""
+    """``jitter``: each delay lies in delay * [1 - jitter, 1 + jitter]: a function of n for a
+    request that mentions "(case n)" (so a benchmark can send case n twice and see the same
+    delay), else drawn at random."""
+
+    def delay_for(body: dict) -> float:
+        found = CASE.search(json.dumps(body["messages"]))
+        u = (int(found.group(1)) * 0.6180339887) % 1.0 if found else random.random()  # golden-ratio spread
+        return delay * (1 - jitter + 2 * jitter * u)
+
     async def chat(request: Request) -> Response:
         body = json.loads(await request.body())
-        await asyncio.sleep(delay * random.uniform(1 - jitter, 1 + jitter) if jitter else delay)
+        await asyncio.sleep(delay_for(body))
         system = body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else ""
         content = VERDICT if "evaluator" in system else "Thank you for sharing this. Here is a careful answer."
         payload = {

@@ -5,7 +5,11 @@ The stand-in upstream answers after 200 ms, jittered by +-25% as real model late
 and each client starts at a random moment within one upstream delay. With a fixed delay and
 clients that start together, every request arrives in lock-step with 63 others and waits for
 them at the proxy, round after round (``--jitter 0 --no-stagger`` shows that worst case).
-A request that makes k upstream calls is compared with the sum of k direct latencies.
+
+Measurements are paired: request n carries "case n" in its query, and the stand-in derives
+its delay from n, so request n sees the same upstream delay sent directly and through the
+proxy (k times if the proxy calls upstream k times). Its overhead is
+latency via proxy - k x latency direct, and the table gives that distribution's p50 and p95.
 
 Two workloads: "answer" (the user has replied to our question: the proxy understands the reply
 and makes 1 upstream call) and "new query" (abstention + fallback + answer: the stand-in upstream
@@ -25,17 +29,18 @@ import random
 import statistics
 import time
 from pathlib import Path
+from typing import Callable
 
 from _util import fixed_delay_server, free_port, server, table
 
 from penguin.agent.questions import QUESTIONS
 from penguin.schema import Attribute
 
-QUERY = "I lost my job last month. Should I use my emergency fund to start a business?"
+QUERY = "I lost my job last month (case {n}). Should I use my emergency fund to start a business?"
 WORKLOADS = {
-    "answer": [{"role": "user", "content": QUERY}, {"role": "assistant", "content": QUESTIONS[Attribute.AGE]},
-               {"role": "user", "content": "I'm 34"}],
-    "new query": [{"role": "user", "content": QUERY}],
+    "answer": lambda n: [{"role": "user", "content": QUERY.format(n=n)},
+                         {"role": "assistant", "content": QUESTIONS[Attribute.AGE]}, {"role": "user", "content": "I'm 34"}],
+    "new query": lambda n: [{"role": "user", "content": QUERY.format(n=n)}],
 }
 
 
@@ -53,28 +58,28 @@ async def post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host:
     return payload
 
 
-async def load(url: str, path: str, body: bytes, clients: int, requests: int,
-               stagger: float = 0.0) -> tuple[list[float], float, bytes]:
-    """(latencies in s, requests per second, one response body); each client waits a random
-    0-``stagger`` seconds before its first request."""
+async def load(url: str, path: str, body: Callable[[int], bytes], clients: int, requests: int,
+               stagger: float = 0.0) -> tuple[dict[int, float], float, bytes]:
+    """({case n: latency in s}, requests per second, one response body). Client i sends cases
+    i, i + clients, ...; each client waits a random 0-``stagger`` s before its first request."""
     host, port = url.split("//")[1].split("/")[0].split(":")
-    latencies: list[float] = []
+    latencies: dict[int, float] = {}
     last = b""
     per_client = max(1, requests // clients)
 
-    async def client() -> None:
+    async def client(i: int) -> None:
         nonlocal last
         reader, writer = await asyncio.open_connection(host, int(port))
         await asyncio.sleep(random.uniform(0, stagger))
-        for _ in range(per_client):
+        for n in range(i, per_client * clients, clients):
             t = time.perf_counter()
-            last = await post(reader, writer, host, path, body)
-            latencies.append(time.perf_counter() - t)
+            last = await post(reader, writer, host, path, body(n))
+            latencies[n] = time.perf_counter() - t
         writer.close()
 
     start = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(clients)))
-    return latencies, len(latencies) / (time.perf_counter() - start), last
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    return latencies, len(latencies) / (time.perf_counter() - start - stagger / 2), last
 
 
 def proxy_cpu_seconds() -> float:
@@ -96,35 +101,30 @@ def pct(xs: list[float], q: float) -> float:
     return statistics.quantiles(xs, n=100)[q - 1] * 1000 if len(xs) > 1 else xs[0] * 1000
 
 
-def sums(latencies: list[float], k: int, n: int = 20_000) -> list[float]:
-    """Latencies of k sequential direct calls: sums of k draws (the same list when k is 1)."""
-    rng = random.Random(0)
-    return latencies if k == 1 else [sum(rng.choices(latencies, k=k)) for _ in range(n)]
-
-
 async def measure(upstream: str, proxy: str, requests: int, workloads: list[str], client_counts: list[int],
                   stagger: float) -> list[dict]:
-    direct_body = json.dumps({"model": "bench", "messages": WORKLOADS["new query"], "max_tokens": 512}).encode()
+    def direct_body(n: int) -> bytes:
+        return json.dumps({"model": "bench", "messages": WORKLOADS["new query"](n), "max_tokens": 512}).encode()
+
     rows = []
     for workload in workloads:
-        body = json.dumps({"model": "penguin-raise", "messages": WORKLOADS[workload]}).encode()
+        def body(n: int) -> bytes:
+            return json.dumps({"model": "penguin-raise", "messages": WORKLOADS[workload](n)}).encode()
+
         for clients in client_counts:
             n = max(requests, clients * 4)
-            await load(proxy, "/v1/chat/completions", body, clients, clients * 2)  # warm up connections
-            d, d_rps, _ = await load(upstream, "/v1/chat/completions", direct_body, clients, n, stagger)
+            await load(proxy, "/v1/chat/completions", lambda i: body(-1 - i), clients, clients * 2)  # warm up
+            d, _, _ = await load(upstream, "/v1/chat/completions", direct_body, clients, n, stagger)
             cpu0 = proxy_cpu_seconds()
             p, p_rps, sample = await load(proxy, "/v1/chat/completions", body, clients, n, stagger)
             cpu_ms = (proxy_cpu_seconds() - cpu0) / len(p) * 1000
             calls = json.loads(sample)["penguin"]["upstream_calls"]
-            # the proxy's requests make `calls` upstream calls in sequence; subtract what they cost directly
-            d = sums(d, calls)
-            over50 = pct(p, 50) - pct(d, 50)
-            over95 = pct(p, 95) - pct(d, 95)
+            overhead = [p[i] - calls * d[i] for i in p if i in d]  # paired: the same upstream delays
             rows.append({"workload": workload, "clients": clients, "upstream calls/req": calls,
-                         "direct p50 ms": pct(d, 50), "direct p95 ms": pct(d, 95), "proxy rps": p_rps,
-                         "proxy p50 ms": pct(p, 50), "proxy p95 ms": pct(p, 95),
-                         "overhead p50 ms": over50, "overhead p95 ms": over95,
-                         "overhead p95 ms/call": over95 / calls, "proxy CPU ms/req": cpu_ms})
+                         "direct p50 ms": pct(list(d.values()), 50), "proxy rps": p_rps,
+                         "proxy p50 ms": pct(list(p.values()), 50), "proxy p95 ms": pct(list(p.values()), 95),
+                         "overhead p50 ms": pct(overhead, 50), "overhead p95 ms": pct(overhead, 95),
+                         "overhead p95 ms/call": pct(overhead, 95) / calls, "proxy CPU ms/req": cpu_ms})
     return rows
 
 
@@ -138,6 +138,8 @@ def main() -> None:
     parser.add_argument("--clients", default="1,8,32,64", help="Concurrent client counts, comma-separated.")
     parser.add_argument("--workload", choices=[*WORKLOADS, "all"], default="all")
     args = parser.parse_args()
+    if not 0 <= args.jitter <= 1:
+        parser.error("--jitter must be between 0 and 1")
     workloads = list(WORKLOADS) if args.workload == "all" else [args.workload]
     load_before = os.getloadavg()[0]
     port = free_port()

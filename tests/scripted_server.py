@@ -25,6 +25,9 @@ class ScriptedServer:
         self.seen: list[tuple[str, dict[str, str]]] = []  # (path with query, headers) per request
         self.garbage = False  # answer 200 with a body that is not a chat completion
         self.responder = None  # optional: request body -> the answer's text (a remote model's answers)
+        self.error_code: str | None = None  # the "code" of scripted error bodies
+        self.sse: bytes | None = None  # the raw event stream sent to stream=True requests
+        self.cut_stream = False  # close the connection halfway through that stream
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
@@ -46,6 +49,17 @@ class ScriptedServer:
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
                     time.sleep(server.delay)
+                    if status == 200 and body.get("stream") and server.sse is not None:
+                        self.send_response(200)
+                        self.send_header("Content-Type", "text/event-stream")
+                        self.send_header("Content-Length", str(len(server.sse)))  # a cut stream falls short
+                        self.send_header("Connection", "close")
+                        self.end_headers()
+                        data = server.sse[: len(server.sse) // 2] if server.cut_stream else server.sse
+                        self.wfile.write(data)
+                        self.wfile.flush()
+                        self.close_connection = True
+                        return
                     if status == 200:
                         system = body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else ""
                         if server.responder is not None:
@@ -61,7 +75,7 @@ class ScriptedServer:
                             "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
                         }
                     else:
-                        payload = {"error": {"message": f"scripted {status}", "type": "test"}}
+                        payload = {"error": {"message": f"scripted {status}", "type": "test", "code": server.error_code}}
                     data = b"<html>maintenance</html>" if server.garbage else json.dumps(payload).encode()
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")

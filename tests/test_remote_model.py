@@ -126,3 +126,81 @@ def test_the_environment_proxy_is_looked_up_once_and_honours_no_proxy(monkeypatc
     assert _env_proxy("https://api.openai.com/v1/chat/completions") == "http://proxy.internal:3128"
     assert _env_proxy("http://127.0.0.1:8000/v1/chat/completions") is None
     assert _env_proxy("http://gpu-box:8000/v1/chat/completions") is None  # no HTTP_PROXY set
+
+
+def _events(*events: str, end: bytes = b"\n\n") -> bytes:
+    return b"".join(e.encode() + end for e in events)
+
+
+CHUNK = '{"choices": [{"delta": {"content": "%s"}, "finish_reason": %s}]}'
+USAGE = 'data: {"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 2}}'
+
+
+async def stream_text(srv: ScriptedServer, **opts) -> tuple[list[str], object]:
+    m = model(srv.url, **opts)
+    try:
+        pieces = [p async for p in m.stream(REQ)]
+    finally:
+        await m.aclose()
+    return [p.text for p in pieces[:-1]], pieces[-1]
+
+
+async def test_streams_are_read_event_by_event():
+    """CRLF line ends, comments, other fields, a multi-line event, a usage-only last chunk, [DONE]."""
+    with ScriptedServer() as srv:
+        srv.sse = (_events(": keep-alive", "event: message\r\ndata: " + CHUNK % ("Hel", "null"), end=b"\r\n\r\n")
+                   + _events("data: {\"choices\": [{\"delta\":\ndata: {\"content\": \"lo\"}, \"finish_reason\": \"stop\"}]}",
+                             USAGE, "data: [DONE]"))
+        texts, last = await stream_text(srv)
+    assert texts == ["Hel", "lo"]
+    assert (last.finish_reason, last.prompt_tokens, last.completion_tokens) == ("stop", 7, 2)
+    assert srv.requests[0]["stream"] is True and srv.requests[0]["stream_options"] == {"include_usage": True}
+
+
+@pytest.mark.parametrize("sse,pattern", [
+    (_events("data: " + CHUNK % ("a", "null"), 'data: {"error": {"message": "overloaded"}}'),
+     "the stream reported an error: overloaded"),
+    (_events("data: not json"), "unusable stream event"),
+    (_events(": nothing but comments"), "sent no stream events"),
+])
+async def test_broken_streams_are_model_errors(sse, pattern):
+    with ScriptedServer() as srv:
+        srv.sse = sse
+        with pytest.raises(ModelError, match=pattern):
+            await stream_text(srv)
+
+
+async def test_a_stream_cut_halfway_is_a_model_error_and_a_5xx_before_it_is_retried():
+    with ScriptedServer([503]) as srv:
+        srv.sse, srv.cut_stream = _events(*["data: " + CHUNK % ("word " * 20, "null")] * 4, "data: [DONE]"), True
+        with pytest.raises(ModelError, match="the stream broke off: ClientPayloadError"):
+            await stream_text(srv)
+    assert len(srv.requests) == 2  # the 503 was retried, the broken stream was not
+
+
+async def test_one_model_serves_several_event_loops():
+    """A CLI may call asyncio.run more than once with one model: each loop gets its own session."""
+    with ScriptedServer() as srv:
+        m = model(srv.url)
+
+        def run_once() -> str:
+            return asyncio.run(m.generate(REQ)).text
+
+        first = await asyncio.to_thread(run_once)  # a loop that ends without aclose
+        second = await asyncio.to_thread(run_once)
+        await m.generate(REQ)
+        await m.aclose()
+    assert first == second == "echo: hello" and len(m.inner._sessions) == 0
+
+
+async def test_redirects_are_not_followed_and_credentials_stay_out_of_messages(monkeypatch):
+    from penguin.models.remote import _first_line
+
+    assert _first_line("Cannot connect to proxy http://user:s3cret@proxy:3128") == \
+        "Cannot connect to proxy http://***@proxy:3128"
+    with ScriptedServer([302]) as srv:
+        m = model(srv.url)
+        with pytest.raises(ModelError, match=r"request refused \(302\)"):
+            await m.generate(REQ)
+        await m.aclose()
+    assert len(srv.requests) == 1

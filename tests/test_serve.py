@@ -212,11 +212,14 @@ def test_upstream_failures_map_to_502_and_timeouts_to_504():
         assert err.value.status_code == 504 and err.value.body["code"] == "upstream_timeout"
 
 
-@pytest.mark.parametrize("upstream_status,status,code", [(429, 429, "upstream_rate_limited"),
-                                                         (400, 400, "upstream_refused"),
-                                                         (401, 502, "upstream_error")])
-def test_upstream_refusals_the_client_can_act_on_keep_their_meaning(upstream_status, status, code):
+@pytest.mark.parametrize("upstream_status,error_code,status,code", [
+    (429, None, 429, "upstream_rate_limited"),
+    (400, "context_length_exceeded", 400, "context_length_exceeded"),
+    (400, "unsupported_parameter", 502, "upstream_error"),  # our settings, not the client's fault
+    (401, None, 502, "upstream_error")])
+def test_upstream_refusals_the_client_can_act_on_keep_their_meaning(upstream_status, error_code, status, code):
     with ScriptedServer([upstream_status] * 10) as srv, proxy(srv) as url:
+        srv.error_code = error_code
         with pytest.raises(openai.APIStatusError) as err:
             client(url).chat.completions.create(model="m", messages=answered_age("Should I quit?", "30"))
     assert err.value.status_code == status and err.value.body["code"] == code
@@ -296,7 +299,7 @@ def test_workers_share_the_port_and_each_answers(tmp_path, upstream):
     proc = subprocess.Popen([sys.executable, "-m", "penguin", "serve", "--upstream", "openai:m", "--base-url",
                              upstream.url, "--port", str(port), "--workers", "2", "--max-questions", "1",
                              "--api-key-file", str(keys), "--log-level", "warning"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         def up() -> bool:
@@ -307,22 +310,37 @@ def test_workers_share_the_port_and_each_answers(tmp_path, upstream):
 
         deadline = time.time() + 60
         while not up():
-            assert proc.poll() is None and time.time() < deadline, proc.stderr.read() if proc.poll() else "timeout"
+            assert proc.poll() is None and time.time() < deadline
             time.sleep(0.2)
         workers = [p for p in Path("/proc").glob("[0-9]*/stat")
                    if p.read_text().rsplit(")", 1)[1].split()[1] == str(proc.pid)
                    and b"spawn_main" in (p.parent / "cmdline").read_bytes()]
         assert len(workers) == 2
-        c = client(url)
-        for reply in ("I'm 30", "I'm 70"):
-            answer = c.chat.completions.create(model="m", messages=answered_age("Should I quit?", reply))
+        for reply in ("I'm 30", "I'm 70", "I'm 50", "I'm 20"):  # a new connection each: the kernel spreads them
+            answer = client(url).chat.completions.create(model="m", messages=answered_age("Should I quit?", reply))
             assert answer.model_extra["penguin"]["action"] == "answer"
-        with pytest.raises(openai.AuthenticationError):  # every worker read the key file
-            for _ in range(4):
+        for _ in range(6):  # every worker read the key file
+            with pytest.raises(openai.AuthenticationError):
                 client(url, key="wrong-key-0123456789abcdef").models.list()
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(30)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise
+
+
+def test_a_public_worker_without_keys_stops_the_server(monkeypatch, upstream):
+    """A worker (re)started after the keys went away must not serve a public address openly."""
+    from penguin.serve.launch import SETTINGS_ENV, ServeSettings, worker_app
+
+    monkeypatch.delenv("PENGUIN_API_KEYS", raising=False)
+    settings = ServeSettings(upstream=f"openai:m?base_url={upstream.url}", require_keys=True)
+    monkeypatch.setenv(SETTINGS_ENV, settings.model_dump_json())
+    with pytest.raises(SystemExit) as stop:
+        worker_app()
+    assert stop.value.code == 3  # uvicorn's startup failure: the supervisor stops, no restart loop
 
 
 def test_workers_need_a_remote_upstream():

@@ -16,9 +16,11 @@ class DataError(PenguinError):
 class ModelError(PenguinError):
     """A model call that failed for good (after retries, or not retryable).
 
-    ``status`` (the endpoint's last HTTP status) and ``timed_out`` let `penguin serve`
-    answer with the right status code without parsing the message."""
+    ``status`` (the endpoint's last HTTP status), ``code`` (its error code, such as
+    ``context_length_exceeded``) and ``timed_out`` let `penguin serve` answer with the right
+    status code without parsing the message."""
 
-    def __init__(self, message: str, *, status: int | None = None, timed_out: bool = False):
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
+                 timed_out: bool = False):
         super().__init__(message)
-        self.status, self.timed_out = status, timed_out
+        self.status, self.code, self.timed_out = status, code, timed_out

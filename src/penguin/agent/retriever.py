@@ -9,6 +9,8 @@ library changes.
 from __future__ import annotations
 
 import hashlib
+import os
+import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -86,10 +88,10 @@ class Retriever:
             with np.load(self.index_path) as saved:
                 if str(saved["sha256"]) == digest and saved["vectors"].shape[0] == len(self.records):
                     return saved["vectors"]
-        except (OSError, ValueError, KeyError):  # missing or unreadable: rebuild it
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):  # missing or unreadable: rebuild it
             pass
         vectors = embed([r.query for r in self.records])
-        tmp = self.index_path.with_name(self.index_path.name + ".tmp.npz")
+        tmp = self.index_path.with_name(f"{self.index_path.name}.{os.getpid()}.tmp.npz")  # processes may race
         np.savez(tmp, vectors=vectors, sha256=np.array(digest), model=np.array(EMBEDDING_MODEL))
         tmp.replace(self.index_path)
         return vectors

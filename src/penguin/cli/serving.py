@@ -46,7 +46,8 @@ def serve_cmd(
     cors_origin: List[str] = typer.Option([], "--cors-origin", help="Browser origin allowed to call the API "
                                                                     "(repeatable; default none)."),
     concurrency: int = typer.Option(16, min=1, help="Upstream requests in flight (per worker)."),
-    timeout: float = typer.Option(120.0, min=1.0, help="Seconds per upstream call before a 504."),
+    timeout: float = typer.Option(120.0, min=1.0, help="Seconds to connect upstream, and to wait for each read "
+                                                       "(a 504 once retries are spent)."),
     workers: int = typer.Option(1, min=1, max=64, help="Processes serving requests (stateless, so they share "
                                                        "the port; each enforces --rate on its own)."),
     served_model: str = typer.Option("penguin-raise", help="Model name the proxy reports in /v1/models."),
@@ -56,7 +57,6 @@ def serve_cmd(
     import logging
 
     from ..errors import ConfigError
-    from ..models import load_model, parse_spec
     from ..serve import Limits, load_keys
     from ..serve.launch import ServeSettings, run
 
@@ -70,17 +70,14 @@ def serve_cmd(
     level = getattr(logging, log_level.upper(), None)
     if not isinstance(level, int):
         raise ConfigError(f"--log-level must be debug, info, warning or error, not {log_level!r}")
-    if workers > 1:
-        if parse_spec(upstream).backend == "local":
-            raise ConfigError("--workers needs a remote upstream: each worker would load the embedded model")
-        load_model(upstream, base_url=base_url, cache=False)  # a bad spec or missing key: say so here, once
     settings = ServeSettings(
         upstream=upstream, base_url=base_url, library=_library_file(library),
         agent=_agent_config(abstention, threshold, max_questions,
                             generation={"max_tokens": max_tokens, "temperature": temperature}),
         limits=Limits(max_body_bytes=max_body_kb * 1000, max_messages=max_messages, rate_per_minute=rate,
                       burst=burst),
-        api_key_file=str(api_key_file.resolve()) if api_key_file else None, cors_origins=cors_origin,
+        api_key_file=str(api_key_file.resolve()) if api_key_file else None,
+        require_keys=not _loopback(host) and not insecure_no_auth, cors_origins=cors_origin,
         allowed_hosts=["127.0.0.1", "localhost", "::1", "[::1]", host] if _loopback(host) else None,
         concurrency=concurrency, timeout=timeout, served_model=served_model, log_level=level)
     err_console.print(f"penguin serve: RAISE over {upstream} on http://{host}:{port}/ "

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
+import re
+import ssl
 import time
 import urllib.request
 import weakref
@@ -51,7 +54,7 @@ class _Message(BaseModel):
 
 
 class _Choice(BaseModel):
-    message: _Message
+    message: _Message | None = None
     finish_reason: str | None = None
 
 
@@ -63,7 +66,7 @@ class _Completion(BaseModel):
 
 
 class _ChunkChoice(BaseModel):
-    delta: _Message = _Message()
+    delta: _Message | None = None
     finish_reason: str | None = None
 
 
@@ -114,7 +117,7 @@ class RemoteModel(ChatModel):
         self.identity = f"openai-compatible:{endpoint}:{model}"
         self.headers = {"Content-Type": "application/json", **(headers or {})}
         self.proxy = _env_proxy(url)
-        self.timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
+        self.timeout = aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=timeout)
         self.concurrency = concurrency
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
@@ -126,18 +129,21 @@ class RemoteModel(ChatModel):
         self.json_format = json_format
         self.supports_json_schema = json_format != "none"
         self.retries = 0
-        self._sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]" = (
-            weakref.WeakKeyDictionary()
-        )
+        self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
 
     def _session(self) -> aiohttp.ClientSession:
-        """One pooled session per event loop (a session cannot outlive or change its loop)."""
+        """One pooled session per event loop: a session belongs to the loop it was made on.
+        Sessions of loops that ended without ``aclose`` (an earlier ``asyncio.run``) are dropped,
+        so their sockets are freed with their loop (aiohttp warns about such sessions)."""
         loop = asyncio.get_running_loop()
         session = self._sessions.get(loop)
         if session is None or session.closed:
+            for old in [old for old in self._sessions if old.is_closed()]:
+                del self._sessions[old]
             session = self._sessions[loop] = aiohttp.ClientSession(
                 headers=self.headers, timeout=self.timeout,
-                connector=aiohttp.TCPConnector(limit=0))  # the endpoint semaphore limits concurrency
+                cookie_jar=aiohttp.DummyCookieJar(),  # one session serves every proxy user: no shared cookies
+                connector=aiohttp.TCPConnector(limit=0, ssl=_tls()))  # the endpoint semaphore limits concurrency
         return session
 
     def _params(self, request: ChatRequest) -> dict[str, Any]:
@@ -178,7 +184,8 @@ class RemoteModel(ChatModel):
     async def _open(self, params: dict[str, Any], read: bool) -> aiohttp.ClientResponse | bytes:
         """POST once: the body (``read``) or the open response of a 200 (the caller releases it)."""
         try:
-            response = await self._session().post(self.url, data=json.dumps(params), proxy=self.proxy)
+            response = await self._session().post(self.url, data=json.dumps(params), proxy=self.proxy,
+                                                   allow_redirects=False)  # never replay a POST (or a key) elsewhere
             if response.status == 200 and not read:
                 return response
             try:
@@ -187,17 +194,20 @@ class RemoteModel(ChatModel):
                 response.release()
         except asyncio.TimeoutError as exc:
             raise _Retryable(f"timed out ({type(exc).__name__})", timed_out=True) from exc
+        except (aiohttp.ClientSSLError, aiohttp.InvalidURL) as exc:  # retrying cannot help
+            raise ModelError(f"{self.spec}: cannot connect: {_first_line(exc)}") from exc
         except aiohttp.ClientError as exc:
             raise _Retryable(f"connection failed: {_first_line(exc)}") from exc
         if response.status == 200:
             return body
-        what = f"HTTP {response.status}: {_error_message(body)}"
+        message, code = _error_of(body)
+        what = f"HTTP {response.status}: {message}"
         if response.status == 429 or response.status >= 500:
             raise _Retryable(what, status=response.status, retry_after=_seconds(response.headers.get("Retry-After")))
         hint = {401: "the endpoint rejected the API key (401)", 403: f"permission denied (403): {what}",
                 404: f"not found (404): is the model name and base URL right? {what}"}
         raise ModelError(f"{self.spec}: {hint.get(response.status, f'request refused ({response.status}): {what}')}",
-                         status=response.status)
+                         status=response.status, code=code)
 
     async def _create(self, params: dict[str, Any], read: bool) -> tuple[Any, float]:
         """One completion call (its body) or the opening of a stream (the response), with
@@ -222,11 +232,12 @@ class RemoteModel(ChatModel):
         try:
             completion = _Completion.model_validate_json(body)
         except ValidationError as exc:
-            raise ModelError(f"{self.spec}: unusable response: {_invalid(exc)}") from exc
+            message, _ = _error_of(body)
+            raise ModelError(f"{self.spec}: unusable response: {message if b'error' in body else _invalid(exc)}") from exc
         if not completion.choices:
             raise ModelError(f"{self.spec}: the endpoint returned no choices")
         choice, usage = completion.choices[0], completion.usage or _Usage()
-        return ChatResult(text=choice.message.content or "", prompt_tokens=usage.prompt_tokens,
+        return ChatResult(text=(choice.message and choice.message.content) or "", prompt_tokens=usage.prompt_tokens,
                           completion_tokens=usage.completion_tokens, latency_s=latency,
                           finish_reason=choice.finish_reason)
 
@@ -236,16 +247,18 @@ class RemoteModel(ChatModel):
         start = time.perf_counter()
         params = self._params(request) | {"stream": True, "stream_options": {"include_usage": True}}
         response, _ = await self._create(params, read=False)
-        finish, usage, events = None, None, 0
+        finish, usage, events, done = None, None, 0, False
         try:
             async for data in _sse_data(response):
+                if done or not data:  # after [DONE]: read on to the end, so the connection is reused
+                    continue
                 if data == "[DONE]":
-                    break
+                    done = True
+                    continue
                 try:
                     payload = json.loads(data)
-                    if isinstance(payload, dict) and "error" in payload:
-                        raise ModelError(f"{self.spec}: the stream reported an error: "
-                                         f"{_error_message(data.encode())}")
+                    if isinstance(payload, dict) and payload.get("error"):
+                        raise ModelError(f"{self.spec}: the stream reported an error: {_error_of(data.encode())[0]}")
                     chunk = _Chunk.model_validate(payload)
                 except (ValueError, ValidationError) as exc:
                     raise ModelError(f"{self.spec}: unusable stream event: {_first_line(exc)}") from exc
@@ -253,10 +266,13 @@ class RemoteModel(ChatModel):
                 usage = chunk.usage or usage
                 if chunk.choices:
                     finish = chunk.choices[0].finish_reason or finish
-                    if piece := chunk.choices[0].delta.content:
-                        yield ChatResult(text=piece)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise ModelError(f"{self.spec}: the stream broke off: {_first_line(exc)}",
+                    delta = chunk.choices[0].delta
+                    if delta and delta.content:
+                        yield ChatResult(text=delta.content)
+        except ModelError:
+            raise
+        except Exception as exc:  # a dropped connection, a timeout, an over-long line: never a stray error
+            raise ModelError(f"{self.spec}: the stream broke off: {type(exc).__name__}",
                              timed_out=isinstance(exc, asyncio.TimeoutError)) from exc
         finally:
             response.release()
@@ -270,14 +286,16 @@ class RemoteModel(ChatModel):
         session = self._sessions.pop(asyncio.get_running_loop(), None)
         if session is not None:
             await session.close()
+        for loop in [loop for loop in self._sessions if loop.is_closed()]:
+            del self._sessions[loop]
 
 
 async def _sse_data(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
-    """The data of each server-sent event (multi-line data joined by newlines; comments and
-    other fields skipped), per the HTML Living Standard's event-stream format."""
+    """The data of each server-sent event: multi-line data joined by newlines, comments and
+    other fields skipped (the event-stream format, for LF or CRLF line ends)."""
     lines: list[str] = []
     async for raw in response.content:
-        line = raw.decode("utf-8").rstrip("\r\n")
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
         if not line:
             if lines:
                 yield "\n".join(lines)
@@ -297,19 +315,34 @@ def _env_proxy(url: str) -> str | None:
     return urllib.request.getproxies().get(parts.scheme)
 
 
-def _error_message(body: bytes) -> str:
-    """The first line of an OpenAI-style error's message, else of the body."""
+def _error_of(body: bytes) -> tuple[str, str | None]:
+    """(the first line of an OpenAI-style error's message, else of the body; its ``code``)."""
     try:
-        payload = json.loads(body)
-        message = payload["error"]["message"] if isinstance(payload.get("error"), dict) else payload["error"]
-        return _first_line(str(message))
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return _first_line(body.decode("utf-8", "replace")) or "(empty body)"
+        error = json.loads(body)["error"]
+        if isinstance(error, dict):
+            code = error.get("code")
+            return _first_line(str(error.get("message", ""))), str(code) if code is not None else None
+        return _first_line(str(error)), None
+    except (ValueError, KeyError, TypeError):
+        return _first_line(body.decode("utf-8", "replace")) or "(empty body)", None
+
+
+_USERINFO = re.compile(r"://[^/@\s]+@")
 
 
 def _first_line(what: object) -> str:
-    text = str(what).strip().splitlines()
+    """One line for a message, without credentials (a proxy URL's user:password)."""
+    text = _USERINFO.sub("://***@", str(what)).strip().splitlines()
     return text[0][:200] if text else type(what).__name__
+
+
+def _tls() -> ssl.SSLContext:
+    """certifi's CA bundle (as the openai client used), unless SSL_CERT_FILE/DIR choose another."""
+    if os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context()
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _invalid(exc: ValidationError) -> str:

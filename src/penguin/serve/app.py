@@ -84,17 +84,19 @@ class AccessLog:
 
 def upstream_refusal(exc: ModelError) -> Refusal:
     """What the client may act on: 504 when the upstream timed out, 429 when it stayed
-    rate-limited through our retries, 400 when it refused the request (too long, say); else 502.
-    The upstream's own words stay in our log."""
-    log.warning("upstream failed: %s", "timeout" if exc.timed_out else f"HTTP {exc.status}" if exc.status else "error")
+    rate-limited through our retries, 400 when the conversation is too long for it; else 502
+    (a refusal caused by our own settings is not the client's to fix). The log gets the status
+    and error code, never the upstream's message (it may quote the conversation)."""
+    log.warning("upstream failed: %s", "timeout" if exc.timed_out else
+                f"HTTP {exc.status}{f' ({exc.code})' if exc.code else ''}" if exc.status else "error")
     if exc.timed_out:
         return Refusal(504, "The upstream model timed out.", "upstream_error", "upstream_timeout")
     if exc.status == 429:
         return Refusal(429, "The upstream model is rate-limited; retry later.", "rate_limit_error",
                        "upstream_rate_limited")
-    if exc.status in (400, 413, 422):
-        return Refusal(400, "The upstream model refused the request (is the conversation too long?).",
-                       "invalid_request_error", "upstream_refused")
+    if exc.status == 413 or exc.code == "context_length_exceeded":
+        return Refusal(400, "The conversation is too long for the upstream model.", "invalid_request_error",
+                       "context_length_exceeded")
     return Refusal(502, "The upstream model failed.", "upstream_error", "upstream_error")
 
 
@@ -185,7 +187,8 @@ def create_app(model: ChatModel, config: AgentConfig | None = None, *, retriever
         generation = GenerationParams(temperature=config.generation.temperature if req.temperature is None
                                       else req.temperature, max_tokens=min(wanted, cap))
         cfg = config.model_copy(update={"generation": generation,
-                                        "seed": config.seed if req.seed is None else req.seed})
+                                        # folded into 0..2^30: the agent adds small offsets, and llama.cpp takes 32 bits
+                                        "seed": config.seed if req.seed is None else req.seed % 2**30})
         return Agent(model, cfg, retriever)
 
     @app.get("/healthz")

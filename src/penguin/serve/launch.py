@@ -11,12 +11,14 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import sys
 from pathlib import Path
 
 from fastapi import FastAPI
 from pydantic import BaseModel
 
 from ..agent.loop import AgentConfig
+from ..errors import ConfigError, PenguinError
 from .limits import Limits, load_keys
 
 SETTINGS_ENV = "PENGUIN_SERVE_SETTINGS"
@@ -29,6 +31,8 @@ class ServeSettings(BaseModel):
     agent: AgentConfig = AgentConfig()
     limits: Limits = Limits()
     api_key_file: str | None = None
+    require_keys: bool = False
+    """A public address: refuse to start without keys (each worker checks what it read)."""
     cors_origins: list[str] = []
     allowed_hosts: list[str] | None = None
     concurrency: int = 16
@@ -48,7 +52,7 @@ def build(settings: ServeSettings) -> FastAPI:
     model = load_model(settings.upstream, base_url=settings.base_url, cache=False,
                        concurrency=settings.concurrency, timeout=settings.timeout)
     retriever = Retriever(Path(settings.library)) if settings.library else None
-    keys = load_keys(Path(settings.api_key_file) if settings.api_key_file else None)
+    keys = _keys(settings)
     app = create_app(model, settings.agent, retriever=retriever, keys=keys, limits=settings.limits,
                      cors_origins=settings.cors_origins, allowed_hosts=settings.allowed_hosts,
                      served_model=settings.served_model)
@@ -57,9 +61,36 @@ def build(settings: ServeSettings) -> FastAPI:
     return app
 
 
+def _keys(settings: ServeSettings) -> frozenset[str]:
+    keys = load_keys(Path(settings.api_key_file) if settings.api_key_file else None)
+    if settings.require_keys and not keys:
+        raise ConfigError("no API key configured for a public address: set PENGUIN_API_KEYS or --api-key-file")
+    return keys
+
+
 def worker_app() -> FastAPI:
     """uvicorn's factory in each worker process."""
-    return build(ServeSettings.model_validate_json(os.environ[SETTINGS_ENV]))
+    try:
+        return build(ServeSettings.model_validate_json(os.environ[SETTINGS_ENV]))
+    except Exception as exc:  # noqa: BLE001 - say why in one line, then stop every worker
+        logging.getLogger("penguin.serve").error("worker failed to start: %s",
+                                                 exc if isinstance(exc, PenguinError) else type(exc).__name__)
+        sys.exit(3)  # uvicorn's STARTUP_FAILURE: the supervisor stops instead of restarting it forever
+
+
+def check_for_workers(settings: ServeSettings) -> None:
+    """Fail here, once and clearly, rather than in N workers; and build the path library's
+    index once, before N workers would each build it."""
+    from ..agent.retriever import Retriever, embedding_model
+    from ..models import load_model, parse_spec
+
+    if parse_spec(settings.upstream).backend == "local":
+        raise ConfigError("--workers needs a remote upstream: each worker would load the embedded model")
+    load_model(settings.upstream, base_url=settings.base_url, cache=False)  # a bad spec or a missing key
+    _keys(settings)
+    if settings.library:
+        Retriever(Path(settings.library))
+        embedding_model.cache_clear()  # the supervisor serves nothing: let the workers hold the model
 
 
 def run(settings: ServeSettings, host: str, port: int, workers: int = 1) -> None:
@@ -70,5 +101,6 @@ def run(settings: ServeSettings, host: str, port: int, workers: int = 1) -> None
     if workers == 1:
         uvicorn.run(build(settings), **options)  # type: ignore[arg-type]
         return
+    check_for_workers(settings)
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
     uvicorn.run(f"{__name__}:worker_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]

@@ -64,7 +64,7 @@ class CompletionRequest(BaseModel):
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     max_tokens: int | None = Field(None, ge=1)
     max_completion_tokens: int | None = Field(None, ge=1)
-    seed: int | None = Field(None, ge=0, le=2**31 - 1)  # what every backend, llama.cpp too, can take
+    seed: int | None = Field(None, ge=-(2**63), le=2**63 - 1)  # OpenAI's range
     n: int = Field(1, ge=1, le=1)
 
 
