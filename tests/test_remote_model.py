@@ -93,6 +93,7 @@ async def test_json_schema_and_grammar_are_sent_in_the_configured_wire_format():
 
 async def test_keys_and_urls_follow_each_backend(monkeypatch):
     monkeypatch.setenv("MY_KEY", "sk-test")
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-1")
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", "az-test")
     with ScriptedServer() as srv:
         plain = model(srv.url, api_key_env="MY_KEY")
@@ -103,6 +104,7 @@ async def test_keys_and_urls_follow_each_backend(monkeypatch):
         await azure.aclose()
     (path, headers), (azure_path, azure_headers) = srv.seen
     assert path == "/v1/chat/completions" and headers["authorization"] == "Bearer sk-test"
+    assert headers["openai-organization"] == "org-1"
     assert azure_path == "/openai/deployments/my%20dep/chat/completions?api-version=2024-10-21"
     assert azure_headers["api-key"] == "az-test" and "authorization" not in azure_headers
 

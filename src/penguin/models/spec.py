@@ -118,6 +118,9 @@ def _openai(spec: ModelSpec, opts: dict[str, object], base_url: str | None) -> C
             "at your own OpenAI-compatible server"
         )
     headers = {"Authorization": f"Bearer {key}"} if key else {}  # local servers usually need none
+    for env, header in (("OPENAI_ORG_ID", "OpenAI-Organization"), ("OPENAI_PROJECT_ID", "OpenAI-Project")):
+        if os.environ.get(env):  # as the openai client sends them
+            headers[header] = os.environ[env]
     return RemoteModel(spec.text, f"{url}/chat/completions", spec.target, url, headers=headers,
                        **_remote_kwargs(opts))  # type: ignore[arg-type]
 
