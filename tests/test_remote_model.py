@@ -206,3 +206,10 @@ async def test_redirects_are_not_followed_and_credentials_stay_out_of_messages(m
             await m.generate(REQ)
         await m.aclose()
     assert len(srv.requests) == 1
+
+
+def test_callers_may_choose_attempts_and_the_spec_has_the_last_word():
+    """`penguin serve` asks for 2 attempts (a person is waiting); a spec option overrides it."""
+    assert load_model("openai:m?base_url=http://127.0.0.1:9/v1", cache=False, max_attempts=2).inner.max_attempts == 2
+    spec = "openai:m?base_url=http://127.0.0.1:9/v1&max_attempts=5"
+    assert load_model(spec, cache=False, max_attempts=2).inner.max_attempts == 5

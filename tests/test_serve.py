@@ -218,11 +218,12 @@ def test_upstream_failures_map_to_502_and_timeouts_to_504():
     (400, "unsupported_parameter", 502, "upstream_error"),  # our settings, not the client's fault
     (401, None, 502, "upstream_error")])
 def test_upstream_refusals_the_client_can_act_on_keep_their_meaning(upstream_status, error_code, status, code):
-    with ScriptedServer([upstream_status] * 10) as srv, proxy(srv) as url:
+    with ScriptedServer([upstream_status] * 10, retry_after="7.5") as srv, proxy(srv) as url:
         srv.error_code = error_code
         with pytest.raises(openai.APIStatusError) as err:
             client(url).chat.completions.create(model="m", messages=answered_age("Should I quit?", "30"))
     assert err.value.status_code == status and err.value.body["code"] == code
+    assert err.value.response.headers.get("retry-after") == ("8" if status == 429 else None)
     assert "scripted" not in err.value.body["message"]  # the upstream's words stay in our log
 
 

@@ -17,10 +17,10 @@ class ModelError(PenguinError):
     """A model call that failed for good (after retries, or not retryable).
 
     ``status`` (the endpoint's last HTTP status), ``code`` (its error code, such as
-    ``context_length_exceeded``) and ``timed_out`` let `penguin serve` answer with the right
-    status code without parsing the message."""
+    ``context_length_exceeded``), ``timed_out`` and ``retry_after`` (seconds, from a 429) let
+    `penguin serve` answer with the right status code without parsing the message."""
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
-                 timed_out: bool = False):
+                 timed_out: bool = False, retry_after: float | None = None):
         super().__init__(message)
-        self.status, self.code, self.timed_out = status, code, timed_out
+        self.status, self.code, self.timed_out, self.retry_after = status, code, timed_out, retry_after

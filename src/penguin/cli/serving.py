@@ -48,6 +48,8 @@ def serve_cmd(
     concurrency: int = typer.Option(16, min=1, help="Upstream requests in flight (per worker)."),
     timeout: float = typer.Option(120.0, min=1.0, help="Seconds to connect upstream, and to wait for each read "
                                                        "(a 504 once retries are spent)."),
+    upstream_attempts: int = typer.Option(2, min=1, max=10, help="Attempts per upstream call (429, 5xx, timeouts "
+                                                                  "are retried; a person is waiting)."),
     workers: int = typer.Option(1, min=1, max=64, help="Processes serving requests (stateless, so they share "
                                                        "the port; each enforces --rate on its own)."),
     served_model: str = typer.Option("penguin-raise", help="Model name the proxy reports in /v1/models."),
@@ -79,7 +81,8 @@ def serve_cmd(
         api_key_file=str(api_key_file.resolve()) if api_key_file else None,
         require_keys=not _loopback(host) and not insecure_no_auth, cors_origins=cors_origin,
         allowed_hosts=["127.0.0.1", "localhost", "::1", "[::1]", host] if _loopback(host) else None,
-        concurrency=concurrency, timeout=timeout, served_model=served_model, log_level=level)
+        concurrency=concurrency, timeout=timeout, attempts=upstream_attempts, served_model=served_model,
+        log_level=level)
     err_console.print(f"penguin serve: RAISE over {upstream} on http://{host}:{port}/ "
                       f"({'API key required' if keys else 'no auth'}"
                       f"{f', {workers} workers' if workers > 1 else ''})")

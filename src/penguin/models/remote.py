@@ -222,7 +222,8 @@ class RemoteModel(ChatModel):
             except _Retryable as failure:
                 if attempt + 1 == self.max_attempts:
                     raise ModelError(f"{self.spec}: gave up after {self.max_attempts} attempts: {failure}",
-                                     status=failure.status, timed_out=failure.timed_out) from failure
+                                     status=failure.status, timed_out=failure.timed_out,
+                                     retry_after=failure.retry_after) from failure
                 self.retries += 1
                 await asyncio.sleep(self._delay(attempt, failure))
         raise AssertionError("unreachable")  # pragma: no cover

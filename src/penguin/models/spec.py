@@ -78,6 +78,7 @@ def load_model(
     cache: ResponseCache | bool = True,
     concurrency: int | None = None,
     timeout: float | None = None,
+    max_attempts: int | None = None,
 ) -> ChatModel:
     """Build the model a spec names, wrapped in the response cache unless ``cache=False``,
     and metered (models/usage.py)."""
@@ -88,6 +89,8 @@ def load_model(
             opts.setdefault("concurrency", concurrency)
         if timeout is not None:
             opts.setdefault("timeout", timeout)
+        if max_attempts is not None:
+            opts.setdefault("max_attempts", max_attempts)
     model: ChatModel
     if spec.backend == "local":
         from .local import LocalModel

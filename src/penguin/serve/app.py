@@ -93,7 +93,8 @@ def upstream_refusal(exc: ModelError) -> Refusal:
         return Refusal(504, "The upstream model timed out.", "upstream_error", "upstream_timeout")
     if exc.status == 429:
         return Refusal(429, "The upstream model is rate-limited; retry later.", "rate_limit_error",
-                       "upstream_rate_limited")
+                       "upstream_rate_limited",
+                       {"Retry-After": str(math.ceil(exc.retry_after))} if exc.retry_after is not None else None)
     if exc.status == 413 or exc.code == "context_length_exceeded":
         return Refusal(400, "The conversation is too long for the upstream model.", "invalid_request_error",
                        "context_length_exceeded")

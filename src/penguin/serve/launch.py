@@ -37,6 +37,8 @@ class ServeSettings(BaseModel):
     allowed_hosts: list[str] | None = None
     concurrency: int = 16
     timeout: float = 120.0
+    attempts: int = 2
+    """Upstream attempts per call: a person is waiting, so fail fast rather than back off for minutes."""
     served_model: str = "penguin-raise"
     log_level: int = logging.INFO
 
@@ -50,7 +52,7 @@ def build(settings: ServeSettings) -> FastAPI:
 
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     model = load_model(settings.upstream, base_url=settings.base_url, cache=False,
-                       concurrency=settings.concurrency, timeout=settings.timeout)
+                       concurrency=settings.concurrency, timeout=settings.timeout, max_attempts=settings.attempts)
     retriever = Retriever(Path(settings.library)) if settings.library else None
     keys = _keys(settings)
     app = create_app(model, settings.agent, retriever=retriever, keys=keys, limits=settings.limits,
