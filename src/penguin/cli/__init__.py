@@ -382,7 +382,7 @@ def _config(domains: Optional[str] = None, **fields: object):  # noqa: ANN202 - 
     """A RunConfig from command-line values; invalid values become one clear ConfigError."""
     from pydantic import ValidationError
 
-    from ..dataset.io import describe_validation
+    from ..errors import describe_validation
     from ..errors import ConfigError
     from ..evaluate.run import RunConfig
 

@@ -25,7 +25,7 @@ def _agent_config(abstention: str, threshold: int, max_questions: int, top_k: in
     from pydantic import ValidationError
 
     from ..agent.loop import AgentConfig
-    from ..dataset.io import describe_validation
+    from ..errors import describe_validation
     from ..errors import ConfigError
 
     try:
@@ -82,7 +82,7 @@ def raise_eval_cmd(
     from pydantic import ValidationError
 
     from ..agent.evaluation import SETTINGS, RaiseEvaluation, RaiseSettings
-    from ..dataset.io import describe_validation
+    from ..errors import describe_validation
     from ..errors import ConfigError
     from ..evaluate.run import Runner, load_manifest, load_pinned, new_run_dir
 

@@ -59,19 +59,13 @@ def serve_cmd(
     import logging
 
     from ..errors import ConfigError
-    from ..serve import Limits, load_keys
-    from ..serve.launch import ServeSettings, run
+    from ..serve import Limits
+    from ..serve.launch import ServeSettings, keys_for, run
 
-    keys = load_keys(api_key_file)
-    if not keys and not _loopback(host) and not insecure_no_auth:
-        raise ConfigError(f"refusing to serve on {host} without an API key: set PENGUIN_API_KEYS or "
-                          "--api-key-file (or pass --insecure-no-auth if something else guards access)")
-    if not keys:
-        err_console.print("[yellow]no API key configured: anyone who can reach "
-                          f"{host}:{port} can use the upstream model[/]")
     level = getattr(logging, log_level.upper(), None)
     if not isinstance(level, int):
         raise ConfigError(f"--log-level must be debug, info, warning or error, not {log_level!r}")
+    loopback = _loopback(host)
     settings = ServeSettings(
         upstream=upstream, base_url=base_url, library=_library_file(library),
         agent=_agent_config(abstention, threshold, max_questions,
@@ -79,10 +73,14 @@ def serve_cmd(
         limits=Limits(max_body_bytes=max_body_kb * 1000, max_messages=max_messages, rate_per_minute=rate,
                       burst=burst),
         api_key_file=str(api_key_file.resolve()) if api_key_file else None,
-        require_keys=not _loopback(host) and not insecure_no_auth, cors_origins=cors_origin,
-        allowed_hosts=["127.0.0.1", "localhost", "::1", "[::1]", host] if _loopback(host) else None,
+        require_keys=not loopback and not insecure_no_auth, cors_origins=cors_origin,
+        allowed_hosts=["127.0.0.1", "localhost", "::1", "[::1]", host] if loopback else None,
         concurrency=concurrency, timeout=timeout, attempts=upstream_attempts, served_model=served_model,
         log_level=level)
+    keys = keys_for(settings)
+    if not keys:
+        err_console.print("[yellow]no API key configured: anyone who can reach "
+                          f"{host}:{port} can use the upstream model[/]")
     err_console.print(f"penguin serve: RAISE over {upstream} on http://{host}:{port}/ "
                       f"({'API key required' if keys else 'no auth'}"
                       f"{f', {workers} workers' if workers > 1 else ''})")

@@ -14,10 +14,10 @@ from typing import Any, Iterator
 
 from pydantic import ValidationError
 
-from ..errors import DataError
+from ..errors import DataError, describe_validation
 from ..schema import ATTRIBUTES, Scenario
 from ..taxonomy import find_leaf
-from .io import describe_validation, load_scenarios, scan_jsonl
+from .io import load_scenarios, scan_jsonl
 from .sampler import violations
 
 

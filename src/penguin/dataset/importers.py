@@ -13,10 +13,10 @@ from typing import Any, Iterable, Iterator
 
 from pydantic import ValidationError
 
-from ..errors import DataError
+from ..errors import DataError, describe_validation
 from ..schema import ATTRIBUTES, DOMAINS, Attribute, Profile, Scenario
 from ..taxonomy import find_leaf
-from .io import atomic_writer, describe_validation, iter_jsonl, open_text
+from .io import atomic_writer, iter_jsonl, open_text
 
 SUBREDDIT_DOMAINS: dict[str, str] = {
     "relationships": "Relationship", "relationship_advice": "Relationship",

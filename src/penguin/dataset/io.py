@@ -20,22 +20,13 @@ from typing import IO, Any, Iterable, Iterator, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import DataError
+from ..errors import DataError, describe_validation
 from ..schema import ATTRIBUTES, Profile, Scenario
 
 M = TypeVar("M", bound=BaseModel)
 
 BUNDLED_NAME = "penguin-synthetic"
 FLAT_FIELDS = ["id", "domain", "subcategory", "scenario", "source", "query", "background", "subreddit"]
-
-
-def describe_validation(exc: ValidationError) -> str:
-    """One line per problem: ``field 'profile.Age': Field required``."""
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(record)"
-        parts.append(f"field '{loc}': {err['msg']}")
-    return "; ".join(parts)
 
 
 def open_text(path: Path, mode: str = "r") -> IO[str]:

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from pydantic import BaseModel, ValidationError
 
-from ..errors import ConfigError, ModelError
+from ..errors import ConfigError, ModelError, describe_validation
 from .base import ChatModel, ChatRequest, ChatResult
 
 _SEMAPHORES: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, int], asyncio.Semaphore]]" = (
@@ -234,7 +234,7 @@ class RemoteModel(ChatModel):
             completion = _Completion.model_validate_json(body)
         except ValidationError as exc:
             message, _ = _error_of(body)
-            raise ModelError(f"{self.spec}: unusable response: {message if b'error' in body else _invalid(exc)}") from exc
+            raise ModelError(f"{self.spec}: unusable response: {message if b'error' in body else describe_validation(exc, limit=1)}") from exc
         if not completion.choices:
             raise ModelError(f"{self.spec}: the endpoint returned no choices")
         choice, usage = completion.choices[0], completion.usage or _Usage()
@@ -344,11 +344,6 @@ def _tls() -> ssl.SSLContext:
     import certifi
 
     return ssl.create_default_context(cafile=certifi.where())
-
-
-def _invalid(exc: ValidationError) -> str:
-    e = exc.errors()[0]
-    return f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}"
 
 
 def _seconds(value: str | None) -> float | None:

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..agent.loop import Agent, AgentConfig
 from ..agent.retriever import Retriever
-from ..errors import ModelError
+from ..errors import ModelError, describe_validation
 from ..evaluate.respond import GenerationParams
 from ..models import ChatModel, ChatResult, Usage, metered
 from .limits import KeyCheck, Limits, RateLimiter
@@ -174,8 +174,7 @@ def create_app(model: ChatModel, config: AgentConfig | None = None, *, retriever
         try:
             req = CompletionRequest.model_validate_json(bytes(body))
         except ValidationError as exc:  # describe where, never echo the input
-            where = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:3])
-            raise Refusal(400, f"Invalid request: {where}", "invalid_request_error") from None
+            raise Refusal(400, f"Invalid request: {describe_validation(exc, limit=3)}", "invalid_request_error") from None
         if len(req.messages) > limits.max_messages:
             raise Refusal(413, f"More than {limits.max_messages} messages.", "invalid_request_error",
                           "too_many_messages")

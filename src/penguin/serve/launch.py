@@ -54,7 +54,7 @@ def build(settings: ServeSettings) -> FastAPI:
     model = load_model(settings.upstream, base_url=settings.base_url, cache=False,
                        concurrency=settings.concurrency, timeout=settings.timeout, max_attempts=settings.attempts)
     retriever = Retriever(Path(settings.library)) if settings.library else None
-    keys = _keys(settings)
+    keys = keys_for(settings)
     app = create_app(model, settings.agent, retriever=retriever, keys=keys, limits=settings.limits,
                      cors_origins=settings.cors_origins, allowed_hosts=settings.allowed_hosts,
                      served_model=settings.served_model)
@@ -63,10 +63,12 @@ def build(settings: ServeSettings) -> FastAPI:
     return app
 
 
-def _keys(settings: ServeSettings) -> frozenset[str]:
+def keys_for(settings: ServeSettings) -> frozenset[str]:
+    """The accepted API keys; none on a public address is an error."""
     keys = load_keys(Path(settings.api_key_file) if settings.api_key_file else None)
     if settings.require_keys and not keys:
-        raise ConfigError("no API key configured for a public address: set PENGUIN_API_KEYS or --api-key-file")
+        raise ConfigError("refusing to serve a public address without an API key: set PENGUIN_API_KEYS or "
+                          "--api-key-file (or pass --insecure-no-auth if something else guards access)")
     return keys
 
 
@@ -81,15 +83,15 @@ def worker_app() -> FastAPI:
 
 
 def check_for_workers(settings: ServeSettings) -> None:
-    """Fail here, once and clearly, rather than in N workers; and build the path library's
-    index once, before N workers would each build it."""
+    """Fail here, once and clearly, rather than in N workers (the caller has checked the keys
+    with ``keys_for``); and build the path library's index once, before N workers would each
+    build it."""
     from ..agent.retriever import Retriever, embedding_model
     from ..models import load_model, parse_spec
 
     if parse_spec(settings.upstream).backend == "local":
         raise ConfigError("--workers needs a remote upstream: each worker would load the embedded model")
     load_model(settings.upstream, base_url=settings.base_url, cache=False)  # a bad spec or a missing key
-    _keys(settings)
     if settings.library:
         Retriever(Path(settings.library))
         embedding_model.cache_clear()  # the supervisor serves nothing: let the workers hold the model
