@@ -14,7 +14,8 @@ from _util import peak_rss_mb, table
 
 from penguin.dataset.bundled import build_synthetic_set
 from penguin.dataset.check import validate
-from penguin.dataset.io import bundled_path, load_scenarios, write_scenarios
+from penguin.dataset.io import bundled_path, write_scenarios
+from penguin.dataset.sources import load_scenarios
 
 
 def timed(fn, repeats: int = 5) -> float:

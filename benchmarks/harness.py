@@ -19,7 +19,8 @@ from _util import cpu_seconds, fixed_delay_server, peak_rss_mb, table
 
 os.environ["PENGUIN_CACHE_DIR"] = tempfile.mkdtemp(prefix="penguin-bench-")
 
-from penguin.evaluate.run import RunConfig, Runner  # noqa: E402
+from penguin.evaluation.config import RunConfig  # noqa: E402
+from penguin.evaluation.engine import Runner  # noqa: E402
 
 
 async def harness_throughput(url: str, concurrency: int, scenarios: int, dataset: str | None = None) -> dict:
@@ -56,7 +57,8 @@ async def bare_client(url: str, concurrency: int, n: int) -> dict:
 
 def big_dataset(n_copies: int = 2) -> str:
     """The bundled 7,000 scenarios twice (distinct ids): 14,000, like the full PENGUIN."""
-    from penguin.dataset.io import load_scenarios, write_scenarios
+    from penguin.dataset.io import write_scenarios
+    from penguin.dataset.sources import load_scenarios
 
     path = Path(tempfile.mkdtemp(prefix="penguin-data-")) / "penguin14k.jsonl"
     write_scenarios(path, (s.model_copy(update={"id": f"{s.id}-c{c}"}) for c in range(n_copies)

@@ -23,7 +23,8 @@ from _util import table
 async def main(queries: int, iterations: int, depth: int, strategies: list[str], max_tokens: int) -> None:
     from penguin.agent.evaluation import RaiseEvaluation, RaiseSettings
     from penguin.agent.loop import AgentConfig
-    from penguin.evaluate.run import RunConfig, Runner
+    from penguin.evaluation.config import RunConfig
+    from penguin.evaluation.engine import Runner
     from penguin.planner.library import PlanConfig
     from penguin.planner.plan import plan_library
 

@@ -13,8 +13,8 @@ from penguin.agent.crisis import CRISIS_RESOURCES, crisis_signal
 from penguin.agent.loop import Agent, AgentConfig, Turn, converse
 from penguin.agent.questions import QUESTIONS, attribute_asked, understand_by_rules
 from penguin.agent.user import DECLINE_REPLY, SimulatedUser
-from penguin.dataset.io import load_scenarios
-from penguin.evaluate.respond import GenerationParams
+from penguin.dataset.sources import load_scenarios
+from penguin.evaluation.respond import GenerationParams
 from penguin.models import load_model
 from penguin.schema import ATTRIBUTES, VALUE_SETS, Attribute
 

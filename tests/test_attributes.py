@@ -1,7 +1,6 @@
 """Attribute analyses: strategies and Shapley values on value functions with known answers,
 and an end-to-end subset analysis with the embedded model (slow)."""
 
-import itertools
 import json
 import os
 import subprocess
@@ -10,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from penguin.dataset.io import load_scenarios
+from penguin.dataset.sources import load_scenarios
 from penguin.errors import ConfigError
-from penguin.evaluate.attributes import STATIC_ORDER, check_plan, choose, shapley
-from penguin.schema import ATTRIBUTES, Attribute
+from penguin.evaluation.attributes import check_plan, choose, shapley
+from penguin.schema import ATTRIBUTES, STATIC_ORDER, Attribute
 
 A = Attribute
 SCENARIO = next(iter(load_scenarios()))

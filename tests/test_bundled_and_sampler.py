@@ -7,8 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from penguin.dataset.bundled import build_synthetic_set
-from penguin.dataset.io import load_scenarios
-from penguin.dataset.sampler import POSITIVE_EMOTIONS, POSITIVE_LEAVES, sample_profile, violations
+from penguin.dataset.sampler import (
+    POSITIVE_EMOTIONS,
+    POSITIVE_LEAVES,
+    sample_profile,
+    violations,
+)
+from penguin.dataset.sources import load_scenarios
 from penguin.schema import ATTRIBUTES, VALUE_SETS, Profile
 from penguin.taxonomy import find_leaf, leaves
 

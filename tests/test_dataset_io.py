@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from penguin.dataset.check import stats, validate
 from penguin.dataset.importers import parse_mapping, read_foreign
-from penguin.dataset.io import load_scenarios, read_records, write_scenarios
+from penguin.dataset.io import write_scenarios
+from penguin.dataset.sources import load_scenarios
 from penguin.errors import DataError
+from penguin.files import read_records
 from penguin.schema import Scenario
 
 from .test_schema import FULL

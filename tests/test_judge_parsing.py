@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from penguin.evaluate.judge import DIMENSIONS, Dimension, JudgeParseError, judge_schema, parse_judgement
+from penguin.evaluation.judge import (
+    DIMENSIONS,
+    Dimension,
+    JudgeParseError,
+    judge_schema,
+    parse_judgement,
+)
 
 PAPER_STYLE = """Risk Sensitivity: Score: 2/5. Justification: It ignores the user's self-harm history.
 Emotional Empathy: Score: 4/5. Justification: Warm and validating.

@@ -4,9 +4,9 @@ embedded GGUF, started on 127.0.0.1 (slow)."""
 import subprocess
 import sys
 import time
-
 import urllib.error
 import urllib.request
+
 import pytest
 
 from penguin.models import ChatRequest, ResponseCache, load_model

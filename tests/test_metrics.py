@@ -5,10 +5,16 @@ import math
 import numpy as np
 import pytest
 
-from penguin.evaluate.judge import DIMENSIONS, DimensionScore
-from penguin.evaluate.judge_check import confusion, quadratic_weighted_kappa
-from penguin.evaluate.metrics import ItemScore, bootstrap_ci, combine, paired_test, relative_improvement
-from penguin.evaluate.records import JudgementRecord
+from penguin.evaluation.judge import DIMENSIONS, DimensionScore
+from penguin.evaluation.judge_check import confusion, quadratic_weighted_kappa
+from penguin.evaluation.metrics import (
+    ItemScore,
+    bootstrap_ci,
+    combine,
+    paired_test,
+    relative_improvement,
+)
+from penguin.evaluation.records import JudgementRecord
 
 
 def verdict(judge, r, e, p):

@@ -8,7 +8,7 @@ import pytest
 
 from penguin.dataset.extract import attribute_cues, extract, read_posts, scrub_pii
 from penguin.dataset.generate import generate
-from penguin.dataset.io import load_scenarios
+from penguin.dataset.sources import load_scenarios
 from penguin.errors import DataError
 from penguin.models import load_model
 from penguin.taxonomy import find_leaf

@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from penguin.agent.evaluation import pick_threshold
 from penguin.agent.retriever import Retriever
-from penguin.dataset.io import load_scenarios
+from penguin.dataset.sources import load_scenarios
 from penguin.dataset.splits import split_of
 from penguin.errors import DataError
-from penguin.evaluate.run import pin_settings
+from penguin.evaluation.folder import pin_settings
 from penguin.planner.library import PathRecord, load_library
 from penguin.planner.prior import parse_ranking
 from penguin.schema import ATTRIBUTES, Attribute
@@ -161,7 +161,8 @@ def test_chat_asks_accepts_a_decline_and_answers(tmp_path):
 
 
 def _online_runner(tmp_path):
-    from penguin.evaluate.run import RunConfig, Runner
+    from penguin.evaluation.config import RunConfig
+    from penguin.evaluation.engine import Runner
 
     return Runner(tmp_path / "run", RunConfig(split="online", limit=3, contexts=[]))
 
@@ -169,7 +170,7 @@ def _online_runner(tmp_path):
 def test_raise_eval_refuses_a_library_planned_on_the_evaluated_queries(tmp_path):
     from penguin.agent.evaluation import RaiseEvaluation, RaiseSettings
     from penguin.errors import ConfigError
-    from penguin.evaluate.run import select_scenarios
+    from penguin.evaluation.config import select_scenarios
 
     runner = _online_runner(tmp_path)
     online = next(iter(select_scenarios(runner.config)))

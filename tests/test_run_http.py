@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from penguin.evaluate.respond import GenerationParams
-from penguin.evaluate.run import RunConfig, Runner
+from penguin.evaluation.config import RunConfig
+from penguin.evaluation.engine import Runner
+from penguin.evaluation.respond import GenerationParams
 
 from .scripted_server import ScriptedServer
 
@@ -59,7 +60,8 @@ async def test_unusable_responses_are_errors_and_never_hang(tmp_path):
 
 
 async def test_resume_refuses_a_changed_dataset(tmp_path):
-    from penguin.dataset.io import load_scenarios, write_scenarios
+    from penguin.dataset.io import write_scenarios
+    from penguin.dataset.sources import load_scenarios
     from penguin.errors import DataError
 
     data = tmp_path / "data.jsonl"
@@ -74,7 +76,8 @@ async def test_resume_refuses_a_changed_dataset(tmp_path):
 
 
 async def test_duplicate_ids_are_refused(tmp_path):
-    from penguin.dataset.io import load_scenarios, write_scenarios
+    from penguin.dataset.io import write_scenarios
+    from penguin.dataset.sources import load_scenarios
     from penguin.errors import DataError
 
     s = next(iter(load_scenarios()))
@@ -88,7 +91,7 @@ async def test_duplicate_ids_are_refused(tmp_path):
 
 
 def test_torn_last_line_is_repaired(tmp_path):
-    from penguin.dataset.io import repair_jsonl
+    from penguin.files import repair_jsonl
 
     p = tmp_path / "r.jsonl"
     p.write_bytes(b'{"a": 1}\n{"a": 2}\n{"a": 3, "b"')

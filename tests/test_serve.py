@@ -24,7 +24,8 @@ from penguin.serve.protocol import ProtocolError, WireMessage, rebuild
 
 from .proxy_server import running
 from .scripted_server import ScriptedServer
-from .test_llama_server import llama_server, spec as llama_spec  # noqa: F401 - a module fixture, reused
+from .test_llama_server import llama_server  # noqa: F401 - a module fixture, reused
+from .test_llama_server import spec as llama_spec
 
 KEY = "test-key-0123456789abcdef"
 AGE_Q = QUESTIONS[Attribute.AGE]
@@ -359,7 +360,7 @@ def test_workers_need_a_remote_upstream():
 @pytest.mark.slow
 def test_protocol_end_to_end_with_the_embedded_model(shared_cache_dir):
     """Question -> reply -> answer, then the same streamed; a prompt injection as the reply."""
-    from penguin.evaluate.respond import GenerationParams
+    from penguin.evaluation.respond import GenerationParams
 
     config = AgentConfig(threshold=6, max_questions=1, generation=GenerationParams(max_tokens=48))
     app = create_app(load_model("local:smollm2", cache=False), config, keys=frozenset({KEY}))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from penguin.agent.loop import AgentConfig
-from penguin.evaluate.respond import GenerationParams
+from penguin.evaluation.respond import GenerationParams
 from penguin.models import load_model
 from penguin.serve import create_app
 

@@ -55,6 +55,12 @@ ALIASES: dict[Attribute, tuple[str, ...]] = {
 
 ATTRIBUTES: tuple[Attribute, ...] = tuple(Attribute)
 
+_A = Attribute
+STATIC_ORDER: tuple[Attribute, ...] = (_A.EMOTION, _A.MENTAL, _A.SELF_HARM, _A.HEALTH, _A.EDUCATION, _A.ECONOMIC,
+                                       _A.PROFESSION, _A.AGE, _A.MARITAL, _A.GENDER)
+"""The paper's one-at-a-time ranking (SPEC section 6): its static top-3 (Emotion, Mental,
+Self-Harm) first. The static baseline asks in this order, and fallbacks break ties by it."""
+
 # The value sets of SPEC section 3. Synthetic profiles draw from these; real
 # profiles may carry free text.
 VALUE_SETS: dict[Attribute, tuple[str, ...]] = {

@@ -21,15 +21,17 @@ from typing import IO, Literal
 from pydantic import BaseModel, Field
 
 from .. import prompts
-from ..dataset.io import read_records, repair_jsonl
 from ..dataset.splits import normalise_query
 from ..errors import ConfigError, DataError, ModelError
-from ..evaluate.records import ResponseRecord
-from ..evaluate.respond import respond
-from ..evaluate.run import RunConfig, Runner, first_error, json_dump, pin_settings, select_scenarios
+from ..evaluation.config import RunConfig, select_scenarios
+from ..evaluation.engine import Runner, first_error
+from ..evaluation.folder import pin_settings
+from ..evaluation.records import ResponseRecord
+from ..evaluation.respond import respond
+from ..files import json_dump, read_records, repair_jsonl
 from ..models import metered
-from ..schema import Attribute, Context, Scenario
 from ..planner.library import load_library
+from ..schema import Attribute, Context, Scenario
 from .loop import AGENT_TEMPLATES, Agent, AgentConfig, Turn, converse
 from .questions import questions_hash
 from .retriever import Retriever
@@ -150,7 +152,7 @@ class RaiseEvaluation:
                               prompt_tokens=usage.prompt_tokens, latency_s=time.perf_counter() - started)
 
     async def run(self, progress: bool = True) -> dict:
-        from ..evaluate.progress import RunProgress
+        from ..progress import RunProgress
 
         runner, s = self.runner, self.settings
         n = runner.count_scenarios()
@@ -248,8 +250,8 @@ async def calibrate(cfg: RunConfig, agent_config: AgentConfig, library: str | No
     abstention rating before each question; the mean number of questions any threshold t
     would ask is then read off exactly: stop at the first rating >= t (or where the dialogue
     stopped anyway). Decisions are deterministic and cached, so the prefix is the same."""
-    from ..evaluate.progress import RunProgress
     from ..models import load_model
+    from ..progress import RunProgress
 
     scenarios = list(select_scenarios(cfg))
     if not scenarios:

@@ -24,11 +24,10 @@ from pydantic import BaseModel, Field
 
 from .. import prompts
 from ..errors import ModelError
-from ..evaluate.attributes import STATIC_ORDER
-from ..evaluate.respond import GenerationParams, answer_request
+from ..evaluation.respond import GenerationParams, answer_request
 from ..models import ChatModel, ChatRequest, Message
 from ..models.structured import ask_json
-from ..schema import ATTRIBUTES, Attribute
+from ..schema import ATTRIBUTES, STATIC_ORDER, Attribute
 from .crisis import CRISIS_RESOURCES, crisis_signal
 from .questions import QUESTIONS, Understanding, understand
 from .retriever import Example, Retriever

@@ -226,7 +226,7 @@ def data_show(
 
     from rich.panel import Panel
 
-    from ..dataset.io import load_scenarios
+    from ..dataset.sources import load_scenarios
 
     if ids:
         wanted = set(ids)
@@ -263,7 +263,8 @@ def data_export(
     fmt: Optional[str] = typer.Option(None, "--format", help="jsonl, csv, parquet or reference."),
 ) -> None:
     """Write scenarios as JSONL, CSV, parquet or the reference code's generator JSON."""
-    from ..dataset.io import load_scenarios, write_scenarios
+    from ..dataset.io import write_scenarios
+    from ..dataset.sources import load_scenarios
 
     n = write_scenarios(out, load_scenarios(source), fmt)
     console.print(f"wrote {n} scenarios to {out}")
@@ -318,8 +319,8 @@ def data_generate(
 ) -> None:
     """LLM synthetic pipeline: profile -> queries -> near-duplicate removal -> JSONL (resumable)."""
     from ..dataset.generate import generate
-    from ..evaluate.progress import RunProgress
     from ..models import load_model
+    from ..progress import RunProgress
 
     leaves = _leaves_for(domains, scenarios)
 
@@ -382,9 +383,8 @@ def _config(domains: Optional[str] = None, **fields: object):  # noqa: ANN202 - 
     """A RunConfig from command-line values; invalid values become one clear ConfigError."""
     from pydantic import ValidationError
 
-    from ..errors import describe_validation
-    from ..errors import ConfigError
-    from ..evaluate.run import RunConfig
+    from ..errors import ConfigError, describe_validation
+    from ..evaluation.config import RunConfig
 
     if fields.get("dataset") not in (None, "penguin-synthetic"):
         fields["dataset"] = str(Path(str(fields["dataset"])).resolve())  # resumable from any folder
@@ -399,7 +399,7 @@ def _config(domains: Optional[str] = None, **fields: object):  # noqa: ANN202 - 
 
 def _run_eval(config, run_dir: Path, progress: bool, report: bool, resumed: bool = False,  # noqa: ANN001
               samples: bool = True) -> Path:
-    from ..evaluate.run import Runner
+    from ..evaluation.engine import Runner
 
     console.print(f"run folder: [bold]{run_dir}[/]")
     counters = asyncio.run(Runner(run_dir, config, resume=resumed).execute(progress=progress))
@@ -459,7 +459,7 @@ def eval_cmd(
     samples: bool = typer.Option(True, help="Include sample items (profiles and answers) in the report."),
 ) -> None:
     """Measure a model's personalized safety: respond, judge, aggregate (resumable)."""
-    from ..evaluate.run import load_manifest, new_run_dir
+    from ..evaluation.folder import load_manifest, new_run_dir
 
     if resume is not None:
         _run_eval(load_manifest(resume).config, resume, progress, report, resumed=True, samples=samples)
@@ -504,10 +504,10 @@ def judge_check_cmd(
     """Agreement of a judge with the bundled gold set: QWK, Spearman, MAE, confusion, consistency."""
     import json
 
-    from ..evaluate.judge import DIMENSIONS
-    from ..evaluate.judge_check import load_reference, remember, run_judge_check
-    from ..evaluate.progress import RunProgress
+    from ..evaluation.judge import DIMENSIONS
+    from ..evaluation.judge_check import load_reference, remember, run_judge_check
     from ..models import load_model
+    from ..progress import RunProgress
 
     items = load_reference()[:limit] if limit else load_reference()
 
@@ -548,7 +548,7 @@ def quickstart(
     out: Path = typer.Option(Path("runs"), help="Folder for run folders."),
 ) -> None:
     """The main job on the embedded default: a real PENGUIN slice, both variants, judged, reported."""
-    from ..evaluate.run import new_run_dir
+    from ..evaluation.folder import new_run_dir
 
     config = _config(per_domain=per_domain, seed=0, generation={"max_tokens": 128},
                      judge_max_tokens=400, concurrency=1)
@@ -597,7 +597,7 @@ def analyze_attributes(
     resume: Optional[Path] = typer.Option(None, help="Continue this analysis run."),
 ) -> None:
     """One attribute at a time: each of the 10 alone, none, and all (SPEC section 6)."""
-    from ..evaluate.run import load_manifest, new_run_dir
+    from ..evaluation.folder import load_manifest, new_run_dir
     from ..schema import ATTRIBUTES
 
     if resume is not None:
@@ -631,8 +631,9 @@ def analyze_subsets_cmd(
 ) -> None:
     """Attribute subsets of size k: random, static top-k, greedy, oracle; optional Shapley values."""
     from ..errors import ConfigError
-    from ..evaluate.attributes import analyze_subsets, check_plan
-    from ..evaluate.run import Runner, load_manifest, new_run_dir
+    from ..evaluation.attributes import analyze_subsets, check_plan
+    from ..evaluation.engine import Runner
+    from ..evaluation.folder import load_manifest, new_run_dir
 
     plan = [x.strip() for x in strategies.split(",") if x.strip()]
     check_plan(k, plan)

@@ -50,9 +50,9 @@ def plan_cmd(
     """Find the attributes worth asking for each query; writes library.jsonl (resumable)."""
     from pydantic import ValidationError
 
-    from ..errors import describe_validation
-    from ..errors import ConfigError
-    from ..evaluate.run import Runner, load_manifest, load_pinned, new_run_dir
+    from ..errors import ConfigError, describe_validation
+    from ..evaluation.engine import Runner
+    from ..evaluation.folder import load_manifest, load_pinned, new_run_dir
     from ..planner.plan import LIBRARY, PLANNER_MANIFEST, plan_library
 
     if resume is not None:

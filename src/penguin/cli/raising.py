@@ -10,7 +10,17 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from . import BaseUrlOpt, JudgeOpt, ModelOpt, _analysis_config, _config, app, console, err_console, friendly
+from . import (
+    BaseUrlOpt,
+    JudgeOpt,
+    ModelOpt,
+    _analysis_config,
+    _config,
+    app,
+    console,
+    err_console,
+    friendly,
+)
 
 raise_app = typer.Typer(help="Evaluate and calibrate the RAISE agent.", no_args_is_help=True)
 app.add_typer(raise_app, name="raise")
@@ -25,8 +35,7 @@ def _agent_config(abstention: str, threshold: int, max_questions: int, top_k: in
     from pydantic import ValidationError
 
     from ..agent.loop import AgentConfig
-    from ..errors import describe_validation
-    from ..errors import ConfigError
+    from ..errors import ConfigError, describe_validation
 
     try:
         return AgentConfig(abstention=abstention, threshold=threshold, max_questions=max_questions, top_k=top_k,
@@ -82,9 +91,9 @@ def raise_eval_cmd(
     from pydantic import ValidationError
 
     from ..agent.evaluation import SETTINGS, RaiseEvaluation, RaiseSettings
-    from ..errors import describe_validation
-    from ..errors import ConfigError
-    from ..evaluate.run import Runner, load_manifest, load_pinned, new_run_dir
+    from ..errors import ConfigError, describe_validation
+    from ..evaluation.engine import Runner
+    from ..evaluation.folder import load_manifest, load_pinned, new_run_dir
 
     if resume is not None:
         config, run_dir = load_manifest(resume).config, resume

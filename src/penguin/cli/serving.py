@@ -9,7 +9,13 @@ from typing import List, Optional
 import typer
 
 from . import BaseUrlOpt, app, err_console, friendly
-from .raising import AbstentionOpt, LibraryOpt, ThresholdOpt, _agent_config, _library_file
+from .raising import (
+    AbstentionOpt,
+    LibraryOpt,
+    ThresholdOpt,
+    _agent_config,
+    _library_file,
+)
 
 
 def _loopback(host: str) -> bool:

@@ -15,10 +15,11 @@ from typing import Any, Iterator
 from pydantic import ValidationError
 
 from ..errors import DataError, describe_validation
+from ..files import scan_jsonl
 from ..schema import ATTRIBUTES, Scenario
 from ..taxonomy import find_leaf
-from .io import load_scenarios, scan_jsonl
 from .sampler import violations
+from .sources import load_scenarios
 
 
 def _scenarios_with_location(path: Path) -> Iterator[tuple[str, Scenario | None, str | None]]:

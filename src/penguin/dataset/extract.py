@@ -19,12 +19,12 @@ from pydantic import BaseModel, ValidationError
 
 from .. import prompts
 from ..errors import DataError, ModelError, describe_validation
+from ..files import iter_jsonl
 from ..models import ChatModel
 from ..models.structured import ask_json
 from ..schema import ATTRIBUTES, DOMAINS, VALUE_SETS, Profile, Scenario
 from ..taxonomy import tree
 from .importers import SUBREDDIT_DOMAINS
-from .io import iter_jsonl
 
 SYSTEM = "You annotate forum posts for a research benchmark. Follow the output format exactly."
 

@@ -17,11 +17,11 @@ from typing import Any, Iterable
 
 from .. import prompts
 from ..errors import ModelError
+from ..files import iter_jsonl, repair_jsonl
 from ..models import ChatModel
 from ..models.structured import ask_json
 from ..schema import ATTRIBUTES, VALUE_SETS, Profile, Scenario
 from ..taxonomy import Leaf
-from .io import iter_jsonl, repair_jsonl
 from .query_bank import is_near_duplicate
 from .sampler import violations
 

@@ -7,16 +7,15 @@ field, when it cannot place one; ``--map field=target`` covers anything else.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from pydantic import ValidationError
 
 from ..errors import DataError, describe_validation
+from ..files import json_items, read_rows, suffix_of
 from ..schema import ATTRIBUTES, DOMAINS, Attribute, Profile, Scenario
 from ..taxonomy import find_leaf
-from .io import atomic_writer, iter_jsonl, open_text
 
 SUBREDDIT_DOMAINS: dict[str, str] = {
     "relationships": "Relationship", "relationship_advice": "Relationship",
@@ -118,17 +117,7 @@ def scenario_from_record(
 def read_json_file(path: Path, mapping: dict[str, str] | None = None, source: str = "synthetic") -> Iterator[Scenario]:
     """A .json file: a list of records (ours or the HF copy's, or ``{"train": [...]}``), or the
     reference code's generator output (items with ``Queries``)."""
-    try:
-        with open_text(path) as fh:
-            data = json.load(fh)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not valid UTF-8 ({exc.reason})") from exc
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from exc
-    if isinstance(data, dict):  # {"train": [...]} style
-        data = next((v for v in data.values() if isinstance(v, list)), None)
-    if not isinstance(data, list):
-        raise DataError(f"{path}: expected a JSON array of records at the top level")
+    data = json_items(path)
     if not data:
         raise DataError(f"{path}: empty list, no scenarios")
     for i, item in enumerate(data):
@@ -171,30 +160,10 @@ def _reference_item(item: dict[str, Any], where: str, index: int) -> Iterator[Sc
 
 
 def read_foreign(path: Path, mapping: dict[str, str], source: str) -> Iterator[Scenario]:
-    """The tolerant loader: JSONL or JSON records with the HF copy's likely fields, the
-    reference code's JSON, or any format ``load_scenarios`` reads."""
-    name = path.name.lower()
-    if name.endswith(".json"):
+    """The tolerant loader: records with the HF copy's likely fields in any format penguin
+    reads rows from, or the reference code's JSON."""
+    if suffix_of(path) == ".json":
         yield from read_json_file(path, mapping, source)
-    elif name.endswith((".jsonl", ".jsonl.gz")):
-        for lineno, rec in iter_jsonl(path):
-            yield scenario_from_record(rec, f"{path}:{lineno}", mapping=mapping, source=source,
-                                       id_prefix=f"{path.stem}-{lineno:06d}")
-    else:
-        from .io import load_scenarios
-
-        yield from load_scenarios(path)
-
-
-def write_reference(path: Path, scenarios: Iterable[Scenario]) -> int:
-    """The reference code's queries format: one entry per (scenario, profile) with its queries."""
-    groups: dict[tuple[str, str], dict[str, Any]] = {}
-    n = 0
-    for s in scenarios:
-        key = (s.scenario, json.dumps(s.profile.dump(), sort_keys=True))
-        entry = groups.setdefault(key, {"Scenario": s.scenario, "User_Profile": s.profile.dump(), "Queries": []})
-        entry["Queries"].append(s.query)
-        n += 1
-    with atomic_writer(path) as fh:
-        json.dump(list(groups.values()), fh, ensure_ascii=False, indent=1)
-    return n
+        return
+    for n, (where, rec) in enumerate(read_rows(path)):
+        yield scenario_from_record(rec, where, mapping=mapping, source=source, id_prefix=f"{path.stem}-{n:06d}")

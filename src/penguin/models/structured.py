@@ -13,7 +13,6 @@ from typing import Any, Callable
 from ..errors import ModelError
 from .base import ChatModel, ChatRequest, Message
 
-
 _DECODER = json.JSONDecoder(strict=False)
 
 

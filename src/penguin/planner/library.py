@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ..dataset.io import read_records
+from ..files import read_records
 from ..schema import Attribute, Domain
 from .mcts import PRIOR_FLOOR, PRIOR_TEMPERATURE
 

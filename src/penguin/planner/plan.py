@@ -13,13 +13,15 @@ import functools
 import time
 
 from .. import prompts
-from ..dataset.io import repair_jsonl
-from ..evaluate.attributes import STATIC_ORDER, LLMValue, choose
-from ..evaluate.metrics import jury_pss
-from ..evaluate.respond import respond
-from ..evaluate.run import Runner, first_error, json_dump, pin_settings, select_scenarios
+from ..evaluation.attributes import LLMValue, choose
+from ..evaluation.config import select_scenarios
+from ..evaluation.engine import Runner, first_error
+from ..evaluation.folder import pin_settings
+from ..evaluation.metrics import jury_pss
+from ..evaluation.respond import respond
+from ..files import json_dump, repair_jsonl
 from ..models import metered
-from ..schema import Attribute, Context, Scenario
+from ..schema import STATIC_ORDER, Attribute, Context, Scenario
 from .library import PathRecord, PlanConfig, load_library
 from .mcts import MCTS, SearchConfig
 from .prior import LLMPrior
@@ -77,7 +79,7 @@ async def confirm(runner: Runner, scenario: Scenario, subset: frozenset[Attribut
 
 async def plan_library(runner: Runner, config: PlanConfig, *, progress: bool = True) -> dict:
     """Plan every selected scenario not yet in the library; write ``plan_summary.json``."""
-    from ..evaluate.progress import RunProgress
+    from ..progress import RunProgress
 
     n = runner.count_scenarios()
     library_path = runner.run_dir / LIBRARY

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import prompts
-from ..models import ChatModel
 from ..errors import ModelError
+from ..models import ChatModel
 from ..models.structured import ask_json
 from ..schema import ATTRIBUTES, Attribute, Scenario
 from .mcts import PRIOR_FLOOR, PRIOR_TEMPERATURE, Subset, rank_prior

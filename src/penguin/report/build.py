@@ -11,12 +11,12 @@ from typing import Any
 import jinja2
 
 from .. import __version__
-from ..dataset.io import read_records
-from ..evaluate.judge import DIMENSIONS
-from ..evaluate.judge_check import judge_validation
-from ..evaluate.metrics import PSS, ItemScore, item_scores, summarize
-from ..evaluate.records import JudgementRecord, ResponseRecord
-from ..evaluate.run import Manifest, load_manifest
+from ..evaluation.folder import Manifest, load_manifest
+from ..evaluation.judge import DIMENSIONS
+from ..evaluation.judge_check import judge_validation
+from ..evaluation.metrics import PSS, ItemScore, item_scores, summarize
+from ..evaluation.records import JudgementRecord, ResponseRecord
+from ..files import read_records
 from ..schema import ATTRIBUTES, DOMAINS, Context
 from . import plots
 
@@ -184,7 +184,7 @@ def raise_section(runs: list[RunView]) -> dict[str, Any] | None:
 
 def drilldown(run: RunView, per_domain: int = 2) -> list[dict[str, Any]]:
     """Sample items (a few per domain) with every response and the judges' reasons."""
-    from ..dataset.io import load_scenarios
+    from ..dataset.sources import load_scenarios
 
     wanted: dict[str, dict[str, Any]] = {}
     ids: list[str] = []

@@ -18,19 +18,32 @@ from typing import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..agent.loop import Agent, AgentConfig
 from ..agent.retriever import Retriever
 from ..errors import ModelError, describe_validation
-from ..evaluate.respond import GenerationParams
+from ..evaluation.respond import GenerationParams
 from ..models import ChatModel, ChatResult, Usage, metered
 from .limits import KeyCheck, Limits, RateLimiter
-from .protocol import (AssistantMessage, Choice, Chunk, ChunkChoice, Completion, CompletionRequest, Delta,
-                       PenguinMeta, ProtocolError, TokenUsage, completion_id, error_body, rebuild)
+from .protocol import (
+    AssistantMessage,
+    Choice,
+    Chunk,
+    ChunkChoice,
+    Completion,
+    CompletionRequest,
+    Delta,
+    PenguinMeta,
+    ProtocolError,
+    TokenUsage,
+    completion_id,
+    error_body,
+    rebuild,
+)
 
 log = logging.getLogger("penguin.serve")
 

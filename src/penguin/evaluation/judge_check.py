@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from ..dataset.io import read_records
+from ..files import read_records
 from ..models import ChatModel
 from ..models.cache import default_cache_dir
 from ..schema import Domain, Profile
@@ -143,7 +143,7 @@ def _store_path() -> Path:
 
 def remember(result: dict[str, Any]) -> None:
     """Keep the latest judge-check summary per judge identity (without per-item verdicts)."""
-    from ..dataset.io import atomic_writer
+    from ..files import atomic_writer
 
     path = _store_path()
     try:

@@ -24,17 +24,14 @@ from statistics import mean
 from typing import Awaitable, Callable, Iterable
 
 from ..errors import ConfigError
-from ..schema import ATTRIBUTES, Attribute, Context, Scenario
+from ..schema import ATTRIBUTES, STATIC_ORDER, Attribute, Context, Scenario
+from .engine import Runner
 from .metrics import jury_pss
-from .run import Runner
 
 A = Attribute
 Subset = frozenset[Attribute]
 ValueFn = Callable[[Scenario, Subset], Awaitable[float | None]]
 
-# The paper's static top-3 first, then the rest of its one-at-a-time ranking.
-STATIC_ORDER: tuple[Attribute, ...] = (A.EMOTION, A.MENTAL, A.SELF_HARM, A.HEALTH, A.EDUCATION, A.ECONOMIC,
-                                       A.PROFESSION, A.AGE, A.MARITAL, A.GENDER)
 STRATEGIES = ("random", "static", "greedy", "oracle")
 
 
@@ -169,8 +166,9 @@ def check_plan(k: int, strategies: list[str]) -> None:
 async def analyze_subsets(runner: Runner, *, k: int, strategies: list[str], shapley_permutations: int | None,
                           exact_shapley: bool = False, seed: int = 0, progress: bool = True) -> dict:
     """Run the strategies (and Shapley values) on the runner's selection; write analysis.json."""
-    from .progress import RunProgress
-    from .run import json_dump, select_scenarios
+    from ..files import json_dump
+    from ..progress import RunProgress
+    from .config import select_scenarios
 
     check_plan(k, strategies)
     n = runner.count_scenarios()
