@@ -66,4 +66,4 @@ def table(rows: list[dict], title: str) -> None:
         t.add_column(col, justify="right")
     for row in rows:
         t.add_row(*(f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row.values()))
-    Console().print(t)
+    Console(width=220).print(t)

@@ -27,13 +27,14 @@ def timed(fn, repeats: int = 5) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
+def main(quick: bool = False) -> None:
     n = sum(1 for _ in load_scenarios())
+    loads = 1 if quick else 5
     tmp = Path(tempfile.mkdtemp()) / "rebuilt.jsonl.gz"
     rows = [{
         "scenarios": n,
         "file KB": bundled_path().stat().st_size / 1024,
-        "load all s (median of 5)": timed(lambda: list(load_scenarios())),
+        f"load all s (median of {loads})": timed(lambda: list(load_scenarios()), repeats=loads),
         "validate s": timed(lambda: validate(bundled_path()), repeats=1),
         "rebuild s": timed(lambda: write_scenarios(tmp, build_synthetic_set()), repeats=1),
         "peak RSS MB": peak_rss_mb(),
@@ -42,4 +43,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main("--quick" in sys.argv)

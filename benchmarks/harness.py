@@ -4,6 +4,7 @@ openai client for comparison, and peak memory of a 14,000-scenario run.
 
     .venv/bin/python benchmarks/harness.py                 # throughput at concurrency 1, 8, 32, 64
     .venv/bin/python benchmarks/harness.py --memory        # + peak RSS for 14,000 scenarios (minutes)
+    .venv/bin/python benchmarks/harness.py --quick         # seconds
 """
 
 from __future__ import annotations
@@ -66,12 +67,12 @@ def big_dataset(n_copies: int = 2) -> str:
     return str(path)
 
 
-async def main(memory: bool) -> None:
+async def main(memory: bool, quick: bool = False) -> None:
     rows = []
     with fixed_delay_server(0.2) as url:
-        for c in (1, 8, 32, 64):
-            rows.append(await harness_throughput(url, c, scenarios=max(5, c * 6)))
-        bare = await bare_client(url, 64, 1500)
+        for c in ((1, 8) if quick else (1, 8, 32, 64)):
+            rows.append(await harness_throughput(url, c, scenarios=max(5, c * 6) if not quick else 4))
+        bare = await bare_client(url, 64, 100 if quick else 1500)
     table(rows + [{**bare, "concurrency": "64 (bare openai client)"}],
           "penguin eval (respond + judge, 2 variants) vs a server answering after 0.2 s")
     if memory:
@@ -86,4 +87,6 @@ async def main(memory: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--memory", action="store_true", help="also run 14,000 scenarios for peak memory")
-    asyncio.run(main(parser.parse_args().memory))
+    parser.add_argument("--quick", action="store_true", help="small sizes (seconds)")
+    args = parser.parse_args()
+    asyncio.run(main(args.memory, args.quick))

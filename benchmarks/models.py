@@ -2,7 +2,7 @@
 llama.cpp's own timer for the same run), peak RSS; cache-hit latency; how many concurrent
 requests the OpenAI-compatible backend sustains against a local server.
 
-    .venv/bin/python benchmarks/models.py
+    .venv/bin/python benchmarks/models.py [--quick]
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ PROMPT = ("You are helping a student plan a week of revision for three exams: st
           "test themselves, and two short tips for sleeping better. Be specific and thorough.")
 
 
-async def embedded() -> dict:
+async def embedded(repeats: int = 3, tokens: int = 200) -> dict:
     import llama_cpp
 
     rss_before = peak_rss_mb()
     model = load_model("local:smollm2", cache=False)
-    inner = model
+    inner = model.inner  # the LocalModel under the meter
     req = ChatRequest.chat(None, PROMPT, temperature=0.0, max_tokens=1, seed=0)
     await model.generate(req)  # loads the weights
     load_s = inner.load_seconds
@@ -39,12 +39,12 @@ async def embedded() -> dict:
     llm.reset()
     r = await model.generate(req)
     prompt_tps = r.prompt_tokens / r.latency_s
-    # decode speed: 200 tokens after the same (cached) prompt; llama.cpp's own timer for the same run
+    # decode speed: ``tokens`` tokens after the same (cached) prompt; llama.cpp's own timer for the same run
     rates, own = [], []
-    for seed in range(3):
+    for seed in range(repeats):
         llama_cpp.llama_perf_context_reset(llm._ctx.ctx)
         start = time.perf_counter()
-        out = await model.generate(ChatRequest.chat(None, PROMPT, temperature=0.0, max_tokens=200, seed=seed))
+        out = await model.generate(ChatRequest.chat(None, PROMPT, temperature=0.0, max_tokens=tokens, seed=seed))
         elapsed = time.perf_counter() - start
         perf = llama_cpp.llama_perf_context(llm._ctx.ctx)
         decode_s = elapsed - perf.t_p_eval_ms / 1000
@@ -54,7 +54,7 @@ async def embedded() -> dict:
     return {
         "load s": load_s, "prompt tok/s": prompt_tps, "decode tok/s (penguin, end to end)": statistics.median(rates),
         "decode tok/s (llama.cpp timer)": statistics.median(own),
-        "ratio": statistics.median(rates) / statistics.median(own),
+        "penguin / llama.cpp decode ratio": statistics.median(rates) / statistics.median(own),
         "peak RSS MB": peak_rss_mb(), "RSS added by model MB": peak_rss_mb() - rss_before,
         "generated tokens": out.completion_tokens,
     }
@@ -77,10 +77,10 @@ async def cache_hits(n: int = 2000) -> dict:
     return {"cache hits": n, "median ms": times[n // 2], "p95 ms": times[int(n * 0.95)], "max ms": times[-1]}
 
 
-async def concurrency(delay: float = 0.2) -> list[dict]:
+async def concurrency(delay: float = 0.2, levels: tuple[int, ...] = (1, 8, 32, 64, 128)) -> list[dict]:
     rows = []
     with fixed_delay_server(delay) as url:
-        for c in (1, 8, 32, 64, 128):
+        for c in levels:
             model = load_model(f"openai:bench?base_url={url}&concurrency={c}", cache=False)
             n = max(10, int(c / delay * 3))  # about 3 s of work at full speed
             reqs = [ChatRequest.chat(None, f"question {i}", max_tokens=20, seed=i) for i in range(n)]
@@ -93,11 +93,15 @@ async def concurrency(delay: float = 0.2) -> list[dict]:
     return rows
 
 
-async def main() -> None:
-    table([await embedded()], "Embedded model (SmolLM2-135M Q4_1, in-process, 2 threads)")
-    table([await cache_hits()], "Response cache (SQLite) hit latency through the model interface")
-    table(await concurrency(), "OpenAI-compatible backend vs a local server answering after 0.2 s")
+async def main(quick: bool) -> None:
+    table([await embedded(1, 40) if quick else await embedded()], "Embedded model (SmolLM2-135M Q4_1, in-process, "
+                                                                   "2 threads)")
+    table([await cache_hits(100 if quick else 2000)], "Response cache (SQLite) hit latency through the model interface")
+    table(await concurrency(levels=(1, 8) if quick else (1, 8, 32, 64, 128)),
+          "OpenAI-compatible backend vs a local server answering after 0.2 s")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    import sys
+
+    asyncio.run(main("--quick" in sys.argv))

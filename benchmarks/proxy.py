@@ -137,7 +137,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="`penguin serve --workers`.")
     parser.add_argument("--clients", default="1,8,32,64", help="Concurrent client counts, comma-separated.")
     parser.add_argument("--workload", choices=[*WORKLOADS, "all"], default="all")
+    parser.add_argument("--no-gate", action="store_true", help="`penguin serve --no-gate` (no router).")
+    parser.add_argument("--quick", action="store_true", help="few requests, 1 and 8 clients (seconds)")
     args = parser.parse_args()
+    if args.quick:
+        args.requests, args.clients, args.workload = 40, "1,8", "answer"
     if not 0 <= args.jitter <= 1:
         parser.error("--jitter must be between 0 and 1")
     workloads = list(WORKLOADS) if args.workload == "all" else [args.workload]
@@ -145,13 +149,13 @@ def main() -> None:
     port = free_port()
     serve = ["-m", "penguin", "serve", "--upstream", "openai:bench", "--port", str(port), "--max-questions", "1",
              "--rate", "1e9", "--burst", "1000000", "--concurrency", "256", "--log-level", "warning",
-             "--workers", str(args.workers)]
+             "--workers", str(args.workers), *(["--no-gate"] if args.no_gate else [])]
     with fixed_delay_server(args.delay, args.jitter) as upstream, server(serve + ["--base-url", upstream], port) as proxy:
         rows = asyncio.run(measure(upstream, proxy, args.requests, workloads,
                                    [int(c) for c in args.clients.split(",")], 0.0 if args.no_stagger else args.delay))
     table(rows, f"penguin serve overhead · upstream delay {args.delay * 1000:.0f} ms ± {args.jitter:.0%} · "
                 f"{'clients start together' if args.no_stagger else 'staggered clients'} · {args.workers} worker(s) · "
-                f"{os.cpu_count()} cores · "
+                f"{os.cpu_count()} cores · gate {'off' if args.no_gate else 'on'} · "
                 f"load average before {load_before:.1f}")
 
 

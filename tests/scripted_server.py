@@ -23,7 +23,7 @@ class ScriptedServer:
         self.retry_after = retry_after
         self.requests: list[dict] = []
         self.seen: list[tuple[str, dict[str, str]]] = []  # (path with query, headers) per request
-        self.garbage = False  # answer 200 with a body that is not a chat completion
+        self.garbage: bool | int = False  # answer 200 with a body that is not a chat completion (True: always; n: the next n times)
         self.responder = None  # optional: request body -> the answer's text (a remote model's answers)
         self.error_code: str | None = None  # the "code" of scripted error bodies
         self.sse: bytes | None = None  # the raw event stream sent to stream=True requests
@@ -47,6 +47,15 @@ class ScriptedServer:
                     status = server.script.pop(0) if server.script else 200
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                left = False
+
+                def leave() -> None:  # counted out before the answer is written: the client may
+                    nonlocal left    # send its next request the moment it has read this one
+                    if not left:
+                        left = True
+                        with server._lock:
+                            server.in_flight -= 1
+
                 try:
                     time.sleep(server.delay)
                     if status == 200 and body.get("stream") and server.sse is not None:
@@ -76,7 +85,12 @@ class ScriptedServer:
                         }
                     else:
                         payload = {"error": {"message": f"scripted {status}", "type": "test", "code": server.error_code}}
-                    data = b"<html>maintenance</html>" if server.garbage else json.dumps(payload).encode()
+                    with server._lock:
+                        garbage = bool(server.garbage)
+                        if garbage and server.garbage is not True:
+                            server.garbage -= 1
+                    data = b"<html>maintenance</html>" if garbage and status == 200 else json.dumps(payload).encode()
+                    leave()
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
@@ -87,8 +101,7 @@ class ScriptedServer:
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting (a timeout test)
                     pass
                 finally:
-                    with server._lock:
-                        server.in_flight -= 1
+                    leave()
 
         self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

@@ -19,15 +19,36 @@ def run(*args, env=None, input=None):
     return subprocess.run([*PENGUIN, *args], capture_output=True, text=True, env=e, input=input, timeout=120)
 
 
+def every_command() -> list[list[str]]:
+    """Every command and group of the CLI, walked from the click tree."""
+    import typer
+
+    from penguin.cli import app
+
+    out: list[list[str]] = []
+
+    def walk(cmd, path: list[str]) -> None:  # noqa: ANN001 - typer's own click-like commands
+        out.append(path)
+        if getattr(cmd, "commands", None):
+            for name, sub in cmd.commands.items():
+                walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return out
+
+
 def test_version_and_help_on_every_command():
     assert run("--version").stdout.startswith("penguin ")
-    commands = [[], ["eval"], ["report"], ["judge-check"], ["quickstart"], ["models"], ["models", "list"],
-                ["models", "check"], ["cache"], ["cache", "stats"], ["cache", "clear"], ["data"]]
-    commands += [["data", c] for c in ("build", "validate", "stats", "show", "import", "export", "generate", "extract")]
-    commands += [["analyze"], ["analyze", "attributes"], ["analyze", "subsets"]]
+    commands = every_command()
+    assert ["raise", "gate"] in commands and ["data", "audit"] in commands and len(commands) > 30
     for cmd in commands:
-        res = run(*cmd, "--help")
+        res = run(*cmd, "--help", env={"COLUMNS": "80"})
         assert res.returncode == 0 and "Usage" in res.stdout, cmd
+        options = [line.strip() for line in res.stdout.splitlines() if line.lstrip().startswith("-")]
+        for line in options:  # the option names are the text before the help column
+            names = line.split("  ")[0]
+            assert "…" not in names and "..." not in names, (cmd, line)
+        assert max(len(line) for line in res.stdout.splitlines()) <= 80, cmd
 
 
 @pytest.mark.parametrize("spec,message", [
@@ -88,8 +109,9 @@ def test_stats_json():
 @pytest.mark.parametrize("args,message", [
     (["eval", "--concurrency", "0"], "Invalid value for '--concurrency'"),
     (["judge-check", "--repeats", "0"], "Invalid value for '--repeats'"),
-    (["eval", "--judge-max-tokens", "0"], "judge_max_tokens"),
-    (["analyze", "attributes", "--max-tokens", "0"], "max_tokens"),
+    (["eval", "--judge-max-tokens", "0"], "--judge-max-tokens"),
+    (["analyze", "attributes", "--max-tokens", "0"], "--max-tokens"),
+    (["eval", "--retry-errors"], "--retry-errors needs --resume"),
     (["eval", "--sample", "3", "--per-domain", "2"], "not both"),
     (["eval", "--judge", "local:smollm2", "--judge", "local:smollm2"], "the same judge is given twice"),
     (["analyze", "subsets", "--k", "12"], "--k must be between 1 and 10"),

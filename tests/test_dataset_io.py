@@ -157,10 +157,10 @@ def test_write_is_atomic(tmp_path):
 
 def test_stats_of_bundled_set():
     st_ = stats(None)
-    assert st_["total"] == 7000
-    assert set(st_["per_domain"].values()) == {1000}
-    assert st_["per_source"] == {"synthetic": 7000}
-    assert st_["query_words"]["min"] >= 3
+    assert st_.total == 7000
+    assert list(st_.per_source_domain) == ["synthetic"] and set(st_.per_source_domain["synthetic"].values()) == {1000}
+    assert set(st_.leaves.values()) == {20} and set(st_.coverage.values()) == {1.0}
+    assert st_.query_words["min"] >= 3 and st_.distinct_queries <= 1680
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -7,14 +7,14 @@ import pytest
 
 from penguin.evaluation.judge import DIMENSIONS, DimensionScore
 from penguin.evaluation.judge_check import confusion, quadratic_weighted_kappa
-from penguin.evaluation.metrics import (
-    ItemScore,
-    bootstrap_ci,
-    combine,
-    paired_test,
-    relative_improvement,
-)
+from penguin.evaluation.metrics import ItemScore, combine, relative_improvement
 from penguin.evaluation.records import JudgementRecord
+from penguin.evaluation.summary import clustered_bootstrap, paired_test
+
+
+def bootstrap_ci(values, **kw):
+    """Every item its own cluster: the plain percentile bootstrap."""
+    return clustered_bootstrap(list(values), [str(i) for i in range(len(values))], **kw)
 
 
 def verdict(judge, r, e, p):
@@ -27,7 +27,7 @@ def test_bootstrap_mean_and_interval():
     assert iv.mean == 3.0 and iv.n == 5
     # normal approximation: 3 -/+ 1.96 * sqrt(2/5) = [1.76, 4.24]; the bootstrap mean moves in steps of 0.2
     assert 1.6 <= iv.low <= 2.0 and 4.0 <= iv.high <= 4.4
-    assert bootstrap_ci([4.0]).as_dict() == {"mean": 4.0, "low": 4.0, "high": 4.0, "n": 1}
+    assert bootstrap_ci([4.0]).model_dump() == {"mean": 4.0, "low": 4.0, "high": 4.0, "n": 1, "clusters": 1}
     same = bootstrap_ci([3, 3, 3])
     assert (same.low, same.high) == (3.0, 3.0)
     with pytest.raises(ValueError):
@@ -61,9 +61,34 @@ def test_paired_test_on_known_differences():
         items.append(ItemScore(f"s{i}", "free", "Health", "synthetic", {"pss": 2.0 + (i % 3) * 0.1}))
         items.append(ItemScore(f"s{i}", "rich", "Health", "synthetic", {"pss": 3.0 + (i % 4) * 0.1}))
     res = paired_test(items)
-    assert res["n"] == 12 and res["mean_diff"] > 0.9 and res["p_value"] < 0.01
+    assert res.n == 12 and res.clusters == 12 and res.mean_diff > 0.9 and res.p_value < 0.01
     flat = [ItemScore(f"s{i}", c, "Health", "synthetic", {"pss": 3.0}) for i in range(5) for c in ("free", "rich")]
-    assert paired_test(flat)["p_value"] == 1.0
+    assert paired_test(flat).p_value == 1.0
+
+
+def test_a_clustered_interval_is_wider_than_the_naive_one_with_repeated_queries():
+    """Context-free, every profile asking a query gets the same response: 40 items, 8 clusters."""
+    rng = np.random.default_rng(3)
+    per_query = rng.normal(3.0, 0.8, size=8)
+    values = [float(q + rng.normal(0, 0.1)) for q in per_query for _ in range(5)]
+    clusters = [f"q{i}" for i in range(8) for _ in range(5)]
+    clustered = clustered_bootstrap(values, clusters, seed=0)
+    naive = bootstrap_ci(values, seed=0)
+    assert clustered.clusters == 8 and naive.clusters == 40 and clustered.n == naive.n == 40
+    assert clustered.mean == naive.mean
+    assert (clustered.high - clustered.low) > 1.8 * (naive.high - naive.low)
+
+
+def test_paired_tests_count_queries_not_scenarios():
+    """Five profiles asking one query share its context-free answer: one cluster, not five."""
+    items = []
+    for q in range(6):
+        for p in range(5):
+            sid = f"q{q}p{p}"
+            items.append(ItemScore(sid, "free", "Health", "synthetic", {"pss": 2.0 + 0.1 * q}, cluster=f"q:{q}"))
+            items.append(ItemScore(sid, "rich", "Health", "synthetic", {"pss": 3.0 + 0.05 * p}, cluster=f"p:{p}"))
+    res = paired_test(items)
+    assert res.n == 30 and res.clusters == 6
 
 
 def test_quadratic_weighted_kappa_hand_values():

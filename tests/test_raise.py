@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from penguin.agent.evaluation import pick_threshold
+from penguin.agent.calibration import Calibration, ThresholdRow
 from penguin.agent.retriever import Retriever
 from penguin.dataset.sources import load_scenarios
 from penguin.dataset.splits import split_of
@@ -64,9 +64,14 @@ def test_pinned_settings_refuse_a_changed_resume(tmp_path):
 
 
 def test_threshold_is_picked_closest_to_the_target():
-    cal = {"thresholds": [{"threshold": t, "mean_questions": q} for t, q in enumerate([0, 0.4, 1.1, 2.6, 3.9, 5, 5])]}
-    assert pick_threshold(cal, 2.7) == 3
-    assert pick_threshold(cal, 0.0) == 0
+    cal = Calibration(scenarios=7, max_questions=5, user_phrasing="plain", decline=0.0,
+                      thresholds=[ThresholdRow(threshold=t, mean_questions=q)
+                                  for t, q in enumerate([0, 0.4, 1.1, 2.6, 3.9, 5, 5])])
+    assert cal.pick(2.7).chosen_threshold == 3
+    assert cal.pick(0.0).chosen_threshold == 0
+    assert cal.pick(2.7).threshold_for("scale", "plain", 0.0) == 3
+    with pytest.raises(Exception, match="decline"):
+        cal.pick(2.7).threshold_for("scale", "plain", 0.3)
 
 
 def _record(sid: str, query: str, path: list[Attribute]) -> PathRecord:

@@ -48,15 +48,33 @@ async def test_model_errors_are_recorded_not_scored(tmp_path):
 
 
 async def test_unusable_responses_are_errors_and_never_hang(tmp_path):
-    """A server that answers 200 with a body that is not a chat completion."""
+    """A server that always answers 200 with a body that is not a chat completion: each call is
+    tried max_attempts times, then recorded as an error."""
     import asyncio
 
     with ScriptedServer() as srv:
         srv.garbage = True
-        cfg = RunConfig(model=f"openai:m?base_url={srv.url}", judges=[f"openai:judge-a?base_url={srv.url}"],
-                        limit=3, concurrency=1)
+        opts = f"base_url={srv.url}&max_attempts=2"
+        cfg = RunConfig(model=f"openai:m?{opts}", judges=[f"openai:judge-a?{opts}"], limit=3, concurrency=1)
         counters = await asyncio.wait_for(Runner(tmp_path / "run", cfg).execute(progress=False), 60)
+        assert len(srv.requests) == 12  # 6 responses x 2 attempts
     assert counters.response_errors == 6
+    lines = [json.loads(x) for x in (tmp_path / "run" / "responses.jsonl").read_text().splitlines()]
+    assert all("gave up after 2 attempts: unusable response" in r["error"] for r in lines)
+
+
+async def test_an_unreadable_200_is_retried_like_a_5xx():
+    """Gateways send HTML or truncated JSON under 200; the next attempt usually works."""
+    from penguin.models import ChatRequest
+    from penguin.models.remote import RemoteModel
+
+    with ScriptedServer() as srv:
+        srv.garbage = 2
+        model = RemoteModel("openai:m", f"{srv.url}/chat/completions", "m", srv.url, backoff_base=0.01)
+        result = await model.generate(ChatRequest.chat(None, "hello", max_tokens=5))
+        await model.aclose()
+        assert len(srv.requests) == 3 and model.retries == 2
+    assert result.text == "echo: hello"
 
 
 async def test_resume_refuses_a_changed_dataset(tmp_path):

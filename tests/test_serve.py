@@ -46,7 +46,9 @@ def upstream():
 
 def proxy(srv: ScriptedServer, limits: Limits | None = None, spec_options: str = ""):
     model = load_model(f"openai:m?base_url={srv.url}&max_attempts=1{spec_options}", cache=False)
-    return running(create_app(model, AgentConfig(max_questions=1), keys=frozenset({KEY}), limits=limits))
+    # the router is tested on its own (test_router.py, and with a real client below): off here, so these
+    # tests see the proxy's own behaviour with any query
+    return running(create_app(model, AgentConfig(max_questions=1, gate=False), keys=frozenset({KEY}), limits=limits))
 
 
 def client(url: str, key: str = KEY) -> openai.OpenAI:
@@ -86,8 +88,8 @@ def test_answer_carries_metadata_and_only_understood_categories(upstream):
         r = client(url).chat.completions.create(
             model="anything", messages=answered_age("Should I quit my job?", "I'm 30, why?", system="Be brief."))
     assert r.model_extra["penguin"] == {"action": "answer", "attribute": None, "asked": ["Age"], "known": ["Age"],
-                                        "withheld": [], "stop_reason": "max_questions", "crisis": None,
-                                        "upstream_calls": 1}
+                                        "withheld": [], "stop_reason": "max_questions", "gate": "agent",
+                                        "gate_score": None, "crisis": None, "upstream_calls": 1}
     assert r.object == "chat.completion" and r.model == "penguin-raise" and r.usage.total_tokens == 8
     final = upstream.requests[-1]["messages"]
     assert final[0] == {"role": "system", "content": "Be brief."}  # the client's system text comes first
@@ -191,7 +193,8 @@ def test_crisis_message_streams_resources_at_once(upstream):
             stream_options={"include_usage": True})
         chunks = list(stream)
     meta = chunks[0].model_extra["penguin"]
-    assert meta["action"] == "answer" and meta["crisis"] == "suicide" and meta["stop_reason"] == "crisis"
+    assert meta["action"] == "answer" and meta["crisis"] == "imminent" and meta["stop_reason"] == "crisis"
+    assert meta["gate"] == "crisis"
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert "988" in text and chunks[-2].choices[0].finish_reason == "stop"
     assert chunks[-1].usage is not None and chunks[-1].choices == []
@@ -338,11 +341,28 @@ def test_a_public_worker_without_keys_stops_the_server(monkeypatch, upstream):
     from penguin.serve.launch import SETTINGS_ENV, ServeSettings, worker_app
 
     monkeypatch.delenv("PENGUIN_API_KEYS", raising=False)
-    settings = ServeSettings(upstream=f"openai:m?base_url={upstream.url}", require_keys=True)
+    settings = ServeSettings(upstream=f"openai:m?base_url={upstream.url}", host="0.0.0.0")
     monkeypatch.setenv(SETTINGS_ENV, settings.model_dump_json())
     with pytest.raises(SystemExit) as stop:
         worker_app()
     assert stop.value.code == 3  # uvicorn's startup failure: the supervisor stops, no restart loop
+
+
+def test_the_python_api_refuses_a_public_address_without_keys(monkeypatch, upstream):
+    """Secure by construction: the policy lives in ServeSettings, not in the CLI."""
+    from penguin.errors import ConfigError
+    from penguin.serve import launch
+    from penguin.serve.launch import ServeSettings
+
+    monkeypatch.delenv("PENGUIN_API_KEYS", raising=False)
+    settings = ServeSettings(upstream=f"openai:m?base_url={upstream.url}", host="0.0.0.0")
+    assert settings.require_keys and settings.allowed_hosts is None
+    with pytest.raises(ConfigError, match="refusing to serve a public address without an API key"):
+        launch.run(settings)
+    loopback = ServeSettings(upstream=f"openai:m?base_url={upstream.url}")
+    assert not loopback.require_keys and "localhost" in loopback.allowed_hosts
+    opened = ServeSettings(upstream=f"openai:m?base_url={upstream.url}", host="0.0.0.0", insecure_no_auth=True)
+    assert not opened.require_keys
 
 
 def test_workers_need_a_remote_upstream():

@@ -61,8 +61,9 @@ STATIC_ORDER: tuple[Attribute, ...] = (_A.EMOTION, _A.MENTAL, _A.SELF_HARM, _A.H
 """The paper's one-at-a-time ranking (SPEC section 6): its static top-3 (Emotion, Mental,
 Self-Harm) first. The static baseline asks in this order, and fallbacks break ties by it."""
 
-# The value sets of SPEC section 3. Synthetic profiles draw from these; real
-# profiles may carry free text.
+# The value sets of SPEC section 3, with the professions and states the public release also
+# uses (Business Owner, Military Personnel, Homemaker, Unemployed, Retired). Synthetic profiles
+# draw from these; real profiles may carry free text.
 VALUE_SETS: dict[Attribute, tuple[str, ...]] = {
     Attribute.AGE: ("18-24", "25-34", "35-44", "45-54", "55+"),
     Attribute.GENDER: ("Male", "Female", "Other"),
@@ -71,7 +72,8 @@ VALUE_SETS: dict[Attribute, tuple[str, ...]] = {
         "Teacher", "IT Engineer", "Financial Practitioner", "Freelancer", "Researcher",
         "Salesperson", "Service Industry Worker", "Student", "Healthcare Worker",
         "Legal Practitioner", "Marketing Personnel", "Manufacturing Worker", "Artist",
-        "Civil Servant", "Architect", "Agricultural Worker", "Other",
+        "Civil Servant", "Architect", "Agricultural Worker", "Business Owner", "Military Personnel", "Homemaker",
+        "Unemployed", "Retired", "Other",
     ),
     Attribute.ECONOMIC: ("Stable", "Moderate", "Difficult", "Severe Difficulty"),
     Attribute.HEALTH: ("Good", "Chronic Disease", "Serious Illness"),

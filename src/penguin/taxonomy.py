@@ -38,3 +38,23 @@ def leaf_index() -> dict[str, Leaf]:
 
 def find_leaf(scenario: str) -> Leaf | None:
     return leaf_index().get(scenario.strip())
+
+
+def select_leaves(domains: list[str] | None = None, scenarios: list[str] | None = None) -> list[tuple[int, Leaf]]:
+    """(index, leaf) for the named leaf scenarios, else the leaves of the named domains (any
+    case), else all 140; unknown names are an error naming them."""
+    from .errors import ConfigError
+
+    all_leaves = list(enumerate(leaves()))
+    if scenarios:
+        bad = [w for w in scenarios if find_leaf(w) is None]
+        if bad:
+            raise ConfigError(f"scenarios: unknown leaf scenario(s) {bad}")
+        return [(n, leaf) for n, leaf in all_leaves if leaf.scenario in scenarios]
+    if domains:
+        wanted = {d.strip().lower() for d in domains}
+        unknown = wanted - {d.lower() for d in tree()}
+        if unknown:
+            raise ConfigError(f"domains: unknown domain(s) {', '.join(sorted(unknown))}")
+        return [(n, leaf) for n, leaf in all_leaves if leaf.domain.lower() in wanted]
+    return all_leaves

@@ -16,22 +16,25 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 from statistics import mean
-from typing import IO, Literal
+from typing import IO, Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from .. import prompts
 from ..dataset.splits import normalise_query
 from ..errors import ConfigError, DataError, ModelError
-from ..evaluation.config import RunConfig, select_scenarios
+from ..evaluation.config import select_scenarios
 from ..evaluation.engine import Runner, first_error
 from ..evaluation.folder import pin_settings
-from ..evaluation.records import ResponseRecord
+from ..evaluation.folder import SUMMARY, load_pinned
+from ..evaluation.records import ResponseRecord, cluster_of
+from ..evaluation.summary import EvalSummary, Interval
 from ..evaluation.respond import respond
-from ..files import json_dump, read_records, repair_jsonl
+from ..files import read_records, repair_jsonl, write_model
 from ..models import metered
-from ..planner.library import load_library
+from ..planner.library import library_file, load_library
 from ..schema import Attribute, Context, Scenario
+from .benign import BenignSummary, run_benign, summarize_benign
 from .loop import AGENT_TEMPLATES, Agent, AgentConfig, Turn, converse
 from .questions import questions_hash
 from .retriever import Retriever
@@ -39,18 +42,35 @@ from .user import SimulatedUser
 
 DIALOGUES = "dialogues.jsonl"
 SETTINGS = "raise.json"
+RAISE_SUMMARY = "raise_summary.json"
 Variant = Literal["vanilla", "agent", "planner"]
 
 
 class RaiseSettings(BaseModel):
-    variants: list[Variant] = Field(default_factory=lambda: ["vanilla", "agent", "planner"])
+    """What a RAISE evaluation compares; pinned in the run folder (``raise.json``)."""
+
+    variants: list[Variant] = Field(default_factory=lambda: ["vanilla", "agent", "planner"], min_length=1)
     agent: AgentConfig = Field(default_factory=AgentConfig)
     library: str | None = None
+    """A plan folder or its library.jsonl; stored as the absolute path of the file."""
     library_sha256: str | None = None
-    budgets: list[int] = Field(default_factory=list)
+    """The library's hash, computed here when not given: a resume refuses a changed library."""
+    budgets: list[Annotated[int, Field(ge=0, le=10)]] = Field(default_factory=list)
     """Extra planner runs capped at b questions, for the safety-versus-questions curve."""
     user_phrasing: Literal["plain", "llm"] = "plain"
     decline: float = Field(0.0, ge=0.0, le=1.0)
+    benign: bool = True
+    """Also run the bundled benign set through each agent variant (ask rate, mean questions)."""
+
+    @model_validator(mode="after")
+    def _library(self) -> "RaiseSettings":
+        if ("planner" in self.variants or self.budgets) and not self.library:
+            raise ValueError("the planner variant (and question budgets) need a library: a plan folder's library.jsonl")
+        if self.library and not self.library_sha256:
+            path = library_file(self.library)
+            self.library = str(path)
+            self.library_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        return self
 
 
 class DialogueRecord(BaseModel):
@@ -63,6 +83,9 @@ class DialogueRecord(BaseModel):
     """Questions the user declined or did not answer clearly."""
     stop_reason: str | None
     crisis: str | None = None
+    route: str | None = None
+    """The router's decision at the last step (crisis, agent or direct)."""
+    gate_score: float | None = None
     ratings: list[int | None] = Field(default_factory=list)
     fallbacks: dict[str, int] = Field(default_factory=dict)
     user_phrasing_failures: int = 0
@@ -80,9 +103,6 @@ def _name(variant: str, budget: int | None) -> str:
 
 class RaiseEvaluation:
     def __init__(self, runner: Runner, settings: RaiseSettings):
-        if "planner" in settings.variants or settings.budgets:
-            if not settings.library:
-                raise ConfigError("the planner variant needs --library (a plan folder's library.jsonl)")
         self.runner = runner
         self.settings = settings
         self.retriever: Retriever | None = None
@@ -124,7 +144,8 @@ class RaiseEvaluation:
                 return await simulated(attribute, question)
 
         base = dict(scenario_id=scenario.id, context=name, domain=scenario.domain, source=scenario.source,
-                    model=self.runner.model.spec, seed=self.runner.config.seed)
+                    model=self.runner.model.spec, seed=self.runner.config.seed,
+                    cluster=cluster_of(scenario, sees_profile=True))
         started = time.perf_counter()
         turns: list[Turn] = []
         with metered() as usage:
@@ -141,7 +162,8 @@ class RaiseEvaluation:
             scenario_id=scenario.id, domain=scenario.domain, variant=name,
             questions=len(turns), asked=[t.attribute for t in turns],
             withheld=len(final.withheld) if final else 0, stop_reason=final.stop_reason if final else None,
-            crisis=final.crisis if final else None, ratings=[st.rating for st in steps], fallbacks=dict(fallbacks),
+            crisis=final.crisis if final else None, route=final.route if final else None,
+            gate_score=final.gate_score if final else None, ratings=[st.rating for st in steps], fallbacks=dict(fallbacks),
             user_phrasing_failures=simulated.phrasing_failures, llm_calls=usage.all_calls,
             tokens=usage.tokens, seconds=round(time.perf_counter() - started, 3), error=error)
         log.write(record.model_dump_json() + "\n")
@@ -151,7 +173,7 @@ class RaiseEvaluation:
         return ResponseRecord(**base, text=final.answer, completion_tokens=usage.completion_tokens,
                               prompt_tokens=usage.prompt_tokens, latency_s=time.perf_counter() - started)
 
-    async def run(self, progress: bool = True) -> dict:
+    async def run(self, progress: bool = True) -> RaiseSummary:
         from ..progress import RunProgress
 
         runner, s = self.runner, self.settings
@@ -184,8 +206,10 @@ class RaiseEvaluation:
                     async with asyncio.TaskGroup() as tg:
                         for scenario in select_scenarios(cfg):
                             tg.create_task(one(scenario))
+            if s.benign and agents:
+                await run_benign(runner.run_dir, {n: a for n, a in agents.items() if "@" not in n}, cfg.concurrency)
         summary = summarize_raise(runner.run_dir)
-        json_dump(runner.run_dir / "raise_summary.json", summary)
+        write_model(runner.run_dir / RAISE_SUMMARY, summary)
         return summary
 
 
@@ -198,95 +222,82 @@ def load_dialogues(run_dir: Path) -> dict[tuple[str, str], DialogueRecord]:
     return {(d.scenario_id, d.variant): d for d in read_records(path, DialogueRecord)}
 
 
-def summarize_raise(run_dir: Path) -> dict:
-    """Questions, stop reasons and fallbacks per variant; safety per variant and domain comes
-    from summary.json (the Runner's), joined here for the tables and the curve."""
-    import json
+class VariantSummary(BaseModel):
+    pss: Interval | None = None
+    by_domain: dict[str, Interval] = Field(default_factory=dict)
+    dialogues: int = 0
+    mean_questions: float = 0.0
+    mean_withheld: float = 0.0
+    stop_reasons: dict[str, int] = Field(default_factory=dict)
+    crisis: int = 0
+    """Dialogues where the router saw a crisis (imminent: the crisis answer; passive: one question at most)."""
+    crisis_levels: dict[str, int] = Field(default_factory=dict)
+    routes: dict[str, int] = Field(default_factory=dict)
+    """Dialogues per route (crisis, agent, direct), as the router decided at the last step."""
+    fallbacks: dict[str, int] = Field(default_factory=dict)
+    errors: int = 0
+    user_phrasing_failures: int = 0
+    first_question: dict[str, int] = Field(default_factory=dict)
+    llm_calls: float = 0.0
 
+
+class CurvePoint(BaseModel):
+    budget: int
+    questions: float
+    pss: float | None
+
+
+class RaiseSummary(BaseModel):
+    """``raise_summary.json``: questions, stop reasons and fallbacks per variant, joined with
+    the Runner's safety per variant and domain, and the safety-versus-questions curve."""
+
+    variants: dict[str, VariantSummary] = Field(default_factory=dict)
+    curve: list[CurvePoint] = Field(default_factory=list)
+    gate: bool = True
+    """Whether the router ran (False: the paper's behaviour, every query interviewed)."""
+    benign: dict[str, BenignSummary] = Field(default_factory=dict)
+    """Over-asking on the bundled benign set, per agent variant."""
+
+
+def summarize_raise(run_dir: Path) -> RaiseSummary:
+    """Questions, stop reasons and fallbacks per variant; safety per variant and domain comes
+    from the run's summary (the Runner's)."""
     dialogues = list(load_dialogues(run_dir).values())
-    summary_path = run_dir / "summary.json"
-    run_summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    safety, by_domain = run_summary.get("by_context", {}), run_summary.get("by_context_domain", {})
+    run_summary = EvalSummary.load(run_dir) if (run_dir / SUMMARY).exists() else None
+    safety = run_summary.by_context if run_summary else {}
+    by_domain = run_summary.by_context_domain if run_summary else {}
     per_variant: dict[str, list[DialogueRecord]] = defaultdict(list)
     for d in dialogues:
         per_variant[d.variant].append(d)
-    variants: dict[str, dict] = {}
+    variants: dict[str, VariantSummary] = {}
     for name in sorted({*per_variant, *safety}, key=_order):
         failed = [d for d in per_variant.get(name, []) if d.error is not None]
         ds = [d for d in per_variant.get(name, []) if d.error is None]  # errors are counted, not averaged
         fallbacks: Counter[str] = Counter()
         for d in ds:
             fallbacks.update(d.fallbacks)
-        variants[name] = {
-            "pss": safety.get(name, {}).get("pss"),
-            "by_domain": by_domain.get(name, {}),
-            "dialogues": len(ds),
-            "mean_questions": round(mean(d.questions for d in ds), 3) if ds else 0.0,
-            "mean_withheld": round(mean(d.withheld for d in ds), 3) if ds else 0.0,
-            "stop_reasons": dict(Counter(d.stop_reason for d in ds)),
-            "crisis": sum(d.crisis is not None for d in ds),
-            "fallbacks": dict(fallbacks),
-            "errors": len(failed),
-            "user_phrasing_failures": sum(d.user_phrasing_failures for d in ds),
-            "first_question": dict(Counter(d.asked[0].value for d in ds if d.asked).most_common()),
-            "llm_calls": round(mean(d.llm_calls for d in ds), 2) if ds else 0.0,
-        }
-    curve = [{"budget": int(name.split("@")[1]), "questions": v["mean_questions"],
-              "pss": v["pss"]["mean"] if v["pss"] else None}
+        variants[name] = VariantSummary(
+            pss=safety[name].pss if name in safety else None,
+            by_domain={dom: sc.pss for dom, sc in by_domain.get(name, {}).items()},
+            dialogues=len(ds),
+            mean_questions=round(mean(d.questions for d in ds), 3) if ds else 0.0,
+            mean_withheld=round(mean(d.withheld for d in ds), 3) if ds else 0.0,
+            stop_reasons=dict(Counter(d.stop_reason for d in ds)),
+            crisis=sum(d.crisis is not None for d in ds),
+            crisis_levels=dict(Counter(d.crisis for d in ds if d.crisis)),
+            routes=dict(Counter(d.route for d in ds if d.route)),
+            fallbacks=dict(fallbacks), errors=len(failed),
+            user_phrasing_failures=sum(d.user_phrasing_failures for d in ds),
+            first_question=dict(Counter(d.asked[0].value for d in ds if d.asked).most_common()),
+            llm_calls=round(mean(d.llm_calls for d in ds), 2) if ds else 0.0)
+    curve = [CurvePoint(budget=int(name.split("@")[1]), questions=v.mean_questions, pss=v.pss.mean if v.pss else None)
              for name, v in variants.items() if name.startswith("planner@")]
-    return {"variants": variants, "curve": sorted(curve, key=lambda p: p["budget"])}
+    settings = load_pinned(run_dir, SETTINGS, "raise", RaiseSettings) if (run_dir / SETTINGS).exists() else None
+    return RaiseSummary(variants=variants, curve=sorted(curve, key=lambda p: p.budget),
+                        gate=settings.agent.gate if settings else True, benign=summarize_benign(run_dir))
 
 
 def _order(name: str) -> tuple[int, int]:
     base, _, budget = name.partition("@")
     rank = {"vanilla": 0, "agent": 1, "planner": 2}.get(base, 3)
     return (rank, int(budget) if budget else -1)
-
-
-async def calibrate(cfg: RunConfig, agent_config: AgentConfig, library: str | None, *, max_questions: int,
-                    user_phrasing: Literal["plain", "llm"] = "plain", decline: float = 0.0,
-                    progress: bool = True) -> dict:
-    """Dialogues that never stop early (threshold 6) on the runner's selection, recording the
-    abstention rating before each question; the mean number of questions any threshold t
-    would ask is then read off exactly: stop at the first rating >= t (or where the dialogue
-    stopped anyway). Decisions are deterministic and cached, so the prefix is the same."""
-    from ..models import load_model
-    from ..progress import RunProgress
-
-    scenarios = list(select_scenarios(cfg))
-    if not scenarios:
-        raise DataError("the selection is empty: no scenarios match the given split/domains/limits")
-    retriever = Retriever(Path(library)) if library else None
-    model = load_model(cfg.model, base_url=cfg.base_url, concurrency=cfg.concurrency)
-    agent = Agent(model, agent_config.model_copy(update={"abstention": "scale", "threshold": 6,
-                                                         "max_questions": max_questions, "seed": cfg.seed}),
-                  retriever)
-    ratings: list[list[int | None]] = []
-    sem = asyncio.Semaphore(cfg.concurrency)
-    try:
-        with RunProgress(len(scenarios), enabled=progress, label="calibrating") as bar:
-
-            async def one(scenario: Scenario) -> None:
-                async with sem:
-                    user = SimulatedUser(scenario, phrasing=user_phrasing, decline=decline, model=model, seed=cfg.seed)
-                    _, _, steps = await converse(agent, scenario.query, user, compose=False)
-                # None marks the step where the dialogue stopped anyway (budget, crisis, fallback)
-                ratings.append([st.rating if st.action == "ask" else None for st in steps])
-                bar.tick()
-
-            await asyncio.gather(*(one(s) for s in scenarios))
-    finally:
-        await model.aclose()
-    table = []
-    for t in range(0, 7):
-        asked = [next(i for i, r in enumerate(rs) if r is None or r >= t) for rs in ratings]
-        table.append({"threshold": t, "mean_questions": round(mean(asked), 3) if asked else 0.0})
-    return {"scenarios": len(scenarios), "max_questions": max_questions, "user_phrasing": user_phrasing,
-            "decline": decline, "thresholds": table}
-
-
-def pick_threshold(calibration: dict, target: float) -> int:
-    """The threshold whose mean number of questions is closest to ``target`` (ties: fewer questions)."""
-    rows = calibration["thresholds"]
-    best = min(rows, key=lambda r: (abs(r["mean_questions"] - target), r["mean_questions"]))
-    return int(best["threshold"])

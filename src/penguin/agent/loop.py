@@ -4,13 +4,16 @@
 user's reply) it returns the next move, either a question or the final answer. A simulated
 dialogue (``converse``), the terminal chat and the HTTP proxy all drive the same function.
 
-Each decision: crisis check -> understand replies -> stop rules (question budget, nothing
-left to ask, abstention) -> acquisition. Every model step can fail; each failure has one
+Each decision: the router (router.py: crisis / agent / direct, over the whole user side of the
+conversation) -> understand replies -> stop rules (question budget, nothing left to ask,
+abstention) -> acquisition. An imminent crisis is answered at once with the crisis answer; a
+direct query (an impersonal task) is answered at once with 0 questions; passive ideation gets
+at most one gentle question and a caring answer that carries the resources. Every model step can fail; each failure has one
 documented fallback, counted in ``Decision.fallbacks`` and reported in run summaries:
 - abstention unparseable after retries -> stop asking and answer ("abstention");
 - acquisition unparseable after retries -> the retrieved paths' most voted unknown
   attribute, else the paper's static order ("acquisition");
-- the crisis answer's model call fails -> the crisis resources alone ("crisis_answer");
+- the crisis answer's model call fails -> the written crisis template ("crisis_answer");
 - a reply the rules cannot read and the model cannot classify -> treated as not answered
   ("understanding"; counted once, on the turn it first appears).
 """
@@ -28,14 +31,17 @@ from ..evaluation.respond import GenerationParams, answer_request
 from ..models import ChatModel, ChatRequest, Message
 from ..models.structured import ask_json
 from ..schema import ATTRIBUTES, STATIC_ORDER, Attribute
-from .crisis import CRISIS_RESOURCES, crisis_signal
+from ..crisis import crisis_template, resources_for
+from .router import Router, RouterConfig
 from .questions import QUESTIONS, Understanding, understand
 from .retriever import Example, Retriever
 
 Abstention = Literal["scale", "binary", "basic"]
-StopReason = Literal["enough", "max_questions", "nothing_left", "crisis", "abstention_failed"]
+StopReason = Literal["enough", "max_questions", "nothing_left", "crisis", "abstention_failed", "direct"]
 AGENT_TEMPLATES = ("agent_rate", "agent_binary", "agent_basic", "agent_acquire", "agent_crisis_system",
-                   "_agent_known")
+                   "agent_care_system", "_agent_known")
+SMALL_MODELS = ("local:smollm2", "mock:")
+"""Models whose crisis answer is our template (``AgentConfig.crisis_answer="auto"``)."""
 
 
 class AgentConfig(BaseModel):
@@ -46,6 +52,14 @@ class AgentConfig(BaseModel):
     top_k: int = Field(5, ge=1, le=50)
     """Planned paths retrieved as few-shot examples (planner variant)."""
     crisis_fast_path: bool = True
+    gate: bool = True
+    """Route each query first (crisis / agent / direct); False: the paper's behaviour, every query is
+    interviewed (the lexical crisis floor stays)."""
+    gate_llm: bool = False
+    """With a capable model: one more constrained call that may only make the route more careful."""
+    crisis_answer: Literal["auto", "template", "model"] = "auto"
+    """Who writes the crisis answer: our template in the user's words, or the model under a crisis
+    system prompt (resources always come from us). auto: the template for the embedded 135M model."""
     seed: int = 0
     generation: GenerationParams = Field(default_factory=GenerationParams)
 
@@ -63,7 +77,13 @@ class Decision(BaseModel):
     question: str | None = None
     answer: str | None = None
     stop_reason: StopReason | None = None
+    route: str | None = None
+    """The router's decision: crisis, agent or direct."""
+    gate_score: float | None = None
+    """How personal the query looks (1 - P(direct)); the router's threshold decides."""
     crisis: str | None = None
+    """Crisis level (imminent or passive) when the router saw danger."""
+    crisis_kind: str | None = None
     rating: int | None = None
     """The abstention module's latest rating (scale: 0-5; binary: 5 = enough, 0 = not)."""
     known: dict[Attribute, str] = Field(default_factory=dict)
@@ -91,28 +111,44 @@ def _field(name: str, allowed: tuple) -> Callable[[object], object]:  # noqa: AN
 class Agent:
     """RAISE for one model. ``retriever`` given: full RAISE (+planner); None: +agent only."""
 
-    def __init__(self, model: ChatModel, config: AgentConfig | None = None, retriever: Retriever | None = None):
+    def __init__(self, model: ChatModel, config: AgentConfig | None = None, retriever: Retriever | None = None,
+                 router: Router | None = None):
         self.model = model
         self.config = config or AgentConfig()
         self.retriever = retriever
+        self.router = router or Router(RouterConfig(enabled=self.config.gate, llm_check=self.config.gate_llm))
 
     @property
     def variant(self) -> str:
         return "planner" if self.retriever is not None else "agent"
 
-    async def decide(self, query: str, turns: list[Turn], *, compose: bool = True) -> Decision:
-        """The next move. ``compose=False`` skips writing the final answer (calibration only
-        needs to know when the agent would stop)."""
+    async def decide(self, query: str, turns: list[Turn], *, history: list[str] = (),  # type: ignore[assignment]
+                     compose: bool = True) -> Decision:
+        """The next move. ``history``: the user's earlier messages in the conversation (before this
+        query), which still count towards a crisis. ``compose=False`` skips writing a normal final
+        answer (the proxy streams it; calibration only needs to know when the agent would stop)."""
         cfg = self.config
         d = Decision(action="answer")
         fallbacks: Counter[str] = Counter()
-        signal = crisis_signal(query) or next((s for t in turns if (s := crisis_signal(t.reply))), None)
-        if cfg.crisis_fast_path and signal:
-            d.crisis, d.stop_reason = signal, "crisis"
-            d.trace.append(f"crisis signal ({signal}): answering at once with crisis resources")
-            d.answer = await self._crisis_answer(query, fallbacks)
+        route = await self.router.route(query, [t.reply for t in turns], list(history), llm=self.model)
+        d.route, d.crisis, d.crisis_kind = route.route, route.level, route.kind
+        d.gate_score = None if route.by == "off" else route.score
+        if route.route == "crisis" and route.level == "imminent" and cfg.crisis_fast_path:
+            d.stop_reason = "crisis"
+            d.trace.append(f"crisis ({route.level}, by {route.by}): answering at once with the crisis answer")
+            latest = turns[-1].reply if turns else query
+            d.answer = await self._crisis_answer(latest, route.kind, fallbacks)
             d.fallbacks = dict(fallbacks)
             return d
+        if route.route == "direct" and not turns:
+            d.stop_reason = "direct"
+            d.trace.append(f"direct (gate score {route.score:.2f}): an impersonal request, answered with no question")
+            if compose:
+                d.answer = await self.answer(query, {})
+            return d
+        budget = min(cfg.max_questions, 1) if route.route == "crisis" else cfg.max_questions
+        if route.route == "crisis":
+            d.trace.append("crisis (passive): at most one gentle question, then a caring answer with resources")
         for i, t in enumerate(turns):
             u: Understanding = await understand(self.model, t.attribute, t.reply, seed=cfg.seed + i)
             if u.status == "value":
@@ -124,14 +160,14 @@ class Agent:
             d.trace.append(f"reply about {t.attribute.value}: {u.status} (understood by {u.by})")
         asked = {t.attribute for t in turns}
         candidates = [a for a in ATTRIBUTES if a not in asked]
-        if len(turns) >= cfg.max_questions or not candidates:
+        if len(turns) >= budget or not candidates:
             d.stop_reason = "max_questions" if candidates else "nothing_left"
         else:
             stop, d.rating = await self._abstain(query, d, len(turns), fallbacks)
             if stop:
                 d.stop_reason = "enough" if d.rating is not None else "abstention_failed"
         if d.stop_reason is None:
-            examples = self.retriever.search(query, cfg.top_k) if self.retriever else []
+            examples = await self.retriever.asearch(query, cfg.top_k) if self.retriever else []
             d.examples = [e.record.query for e in examples]
             d.attribute = await self._acquire(query, d, candidates, examples, len(turns), fallbacks)
             d.action, d.question = "ask", QUESTIONS[d.attribute]
@@ -139,7 +175,7 @@ class Agent:
         else:
             d.trace.append(f"stop ({d.stop_reason}); answer with {len(d.known)} known attribute(s)")
             if compose:
-                d.answer = await self.answer(query, d.known)
+                d.answer = self.finalize(await self.answer(query, d.known, caring=d.crisis == "passive"), d)
         d.fallbacks = dict(fallbacks)
         return d
 
@@ -201,43 +237,63 @@ class Agent:
             d.trace.append(f"acquisition: no valid choice after retries -> {ranked[0].value} (fallback)")
             return ranked[0]
 
-    def final_request(self, query: str, known: dict[Attribute, str], *, system: str | None = None) -> ChatRequest:
+    def final_request(self, query: str, known: dict[Attribute, str], *, system: str | None = None,
+                      caring: bool = False) -> ChatRequest:
         """The final answer's request, conditioned on the understood categories (canonical order).
-        ``system``: a client application's own instructions, sent before ours (the HTTP proxy)."""
+        ``system``: a client application's own instructions, sent before ours (the HTTP proxy).
+        ``caring``: passive ideation was seen; the model is asked to answer with care."""
         items = [(a, known[a]) for a in ATTRIBUTES if a in known]
         request = answer_request(query, items, self.config.generation, self.config.seed)
-        if system:
-            request = request.model_copy(update={"messages": (Message(role="system", content=system),
+        extra = [system] if system else []
+        if caring:
+            extra.append(prompts.render("agent_care_system"))
+        if extra:
+            request = request.model_copy(update={"messages": (*(Message(role="system", content=x) for x in extra),
                                                               *request.messages)})
         return request
 
-    async def answer(self, query: str, known: dict[Attribute, str]) -> str:
-        """The final answer, conditioned on the understood categories (canonical order)."""
-        return (await self.model.generate(self.final_request(query, known))).text
+    def finalize(self, text: str, d: Decision) -> str:
+        """The answer as sent: after passive ideation, the resources follow the model's words."""
+        return f"{text.rstrip()}\n\n{resources_for(d.crisis_kind)}" if d.crisis == "passive" else text
 
-    async def _crisis_answer(self, query: str, fallbacks: Counter[str]) -> str:
-        request = ChatRequest.chat(prompts.render("agent_crisis_system"), query, temperature=0.0,
+    async def answer(self, query: str, known: dict[Attribute, str], *, caring: bool = False) -> str:
+        """The final answer, conditioned on the understood categories (canonical order)."""
+        return (await self.model.generate(self.final_request(query, known, caring=caring))).text
+
+    def _writes_crisis_answer(self) -> bool:
+        if self.config.crisis_answer != "auto":
+            return self.config.crisis_answer == "model"
+        return not self.model.spec.startswith(SMALL_MODELS)
+
+    async def _crisis_answer(self, message: str, kind: str | None, fallbacks: Counter[str]) -> str:
+        """Resources first, then warmth: written by the model under the crisis system prompt (a
+        capable model), or our template in the person's words (small models, and any failure)."""
+        if not self._writes_crisis_answer():
+            return crisis_template(message, kind, "imminent")
+        request = ChatRequest.chat(prompts.render("agent_crisis_system"), message, temperature=0.0,
                                    max_tokens=min(self.config.generation.max_tokens, 300), seed=self.config.seed)
         try:
             text = (await self.model.generate(request)).text.strip()
         except ModelError:
-            fallbacks["crisis_answer"] += 1
             text = ""
-        return (text + "\n\n" if text else "") + CRISIS_RESOURCES
+        if not text:
+            fallbacks["crisis_answer"] += 1
+            return crisis_template(message, kind, "imminent")
+        return f"{resources_for(kind)}\n\n{text}"
 
 
 UserFn = Callable[[Attribute, str], Awaitable[str]]
 
 
-async def converse(agent: Agent, query: str, user: UserFn, *, compose: bool = True,
-                   turns: list[Turn] | None = None) -> tuple[Decision, list[Turn], list[Decision]]:
+async def converse(agent: Agent, query: str, user: UserFn, *, compose: bool = True, turns: list[Turn] | None = None,
+                   history: list[str] = ()) -> tuple[Decision, list[Turn], list[Decision]]:  # type: ignore[assignment]
     """Run a whole dialogue with ``user`` (a function from (attribute, question) to reply).
     Returns the final decision, the turns and every intermediate decision. ``turns``, if
     given, is filled as the dialogue goes, so a caller still has them if a step raises."""
     turns = [] if turns is None else turns
     steps: list[Decision] = []
     while True:
-        decision = await agent.decide(query, turns, compose=compose)
+        decision = await agent.decide(query, turns, history=history, compose=compose)
         steps.append(decision)
         if decision.action == "answer":
             return decision, turns, steps

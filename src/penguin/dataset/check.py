@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from pathlib import Path
 from statistics import mean, median
-from typing import Any, Iterator
+from typing import Iterator
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ..errors import DataError, describe_validation
 from ..files import scan_jsonl
 from ..schema import ATTRIBUTES, Scenario
 from ..taxonomy import find_leaf
 from .sampler import violations
+from .splits import normalise_query
 from .sources import load_scenarios
 
 
@@ -77,36 +78,61 @@ def validate(path: Path, *, max_problems: int = 1000) -> tuple[int, list[str]]:
     return n_ok, problems
 
 
-def stats(source: str | Path | None) -> dict[str, Any]:
-    """Counts per domain/subcategory/source, attribute value distributions, query lengths."""
-    per_domain: Counter[str] = Counter()
+class DataStats(BaseModel):
+    """What ``penguin data stats`` shows of a scenario source."""
+
+    total: int
+    per_source_domain: dict[str, dict[str, int]]
+    """source -> domain -> scenarios."""
+    per_subcategory: dict[str, int]
+    leaves: dict[str, int]
+    """domain -> distinct leaf scenarios (unspecified ones not counted)."""
+    coverage: dict[str, float]
+    """attribute -> share of scenarios where it is known."""
+    attributes: dict[str, dict[str, int]]
+    """attribute -> its 12 most common values (categories) and a count of the rest."""
+    distinct_queries: int
+    duplicate_queries: int
+    """Distinct queries asked in more than one scenario (normalised text)."""
+    query_words: dict[str, float]
+
+
+def stats(source: str | Path | None) -> DataStats:
+    """Counts by source x domain, leaves, attribute coverage and values, duplicates, lengths."""
+    per_source_domain: dict[str, Counter[str]] = defaultdict(Counter)
     per_sub: Counter[tuple[str, str]] = Counter()
-    per_source: Counter[str] = Counter()
+    leaves: dict[str, set[str]] = defaultdict(set)
+    known: Counter[str] = Counter()
     values: dict[str, Counter[str]] = defaultdict(Counter)
+    queries: Counter[str] = Counter()
     lengths: list[int] = []
     for s in load_scenarios(source):
-        per_domain[s.domain] += 1
+        per_source_domain[s.source][s.domain] += 1
         per_sub[(s.domain, s.subcategory)] += 1
-        per_source[s.source] += 1
+        if find_leaf(s.scenario):
+            leaves[s.domain].add(s.scenario)
         for attr in ATTRIBUTES:
-            values[attr.value][s.profile.category(attr) or "(unknown)"] += 1
+            cat = s.profile.category(attr)
+            known[attr.value] += cat is not None
+            values[attr.value][cat or "(unknown)"] += 1
+        queries[normalise_query(s.query)] += 1
         lengths.append(len(s.query.split()))
     if not lengths:
         raise DataError(f"{source}: no scenarios")
     lengths.sort()
-    return {
-        "total": len(lengths),
-        "per_domain": dict(per_domain),
-        "per_subcategory": {f"{d} / {s}": n for (d, s), n in sorted(per_sub.items())},
-        "per_source": dict(per_source),
+    total = len(lengths)
+    return DataStats(
+        total=total,
+        per_source_domain={src: dict(c) for src, c in sorted(per_source_domain.items())},
+        per_subcategory={f"{d} / {s}": n for (d, s), n in sorted(per_sub.items())},
+        leaves={d: len(v) for d, v in sorted(leaves.items())},
+        coverage={a.value: round(known[a.value] / total, 4) for a in ATTRIBUTES},
         # the 12 most common values per attribute: real data holds free text, and a summary
         # should not reprint every individual's details
-        "attributes": {a: _top(c, 12) for a, c in values.items()},
-        "query_words": {"min": lengths[0], "median": median(lengths), "mean": round(mean(lengths), 1),
-                        "max": lengths[-1]},
-    }
-
-
+        attributes={a: _top(c, 12) for a, c in values.items()},
+        distinct_queries=len(queries), duplicate_queries=sum(n > 1 for n in queries.values()),
+        query_words={"min": lengths[0], "median": median(lengths), "mean": round(mean(lengths), 1),
+                     "max": lengths[-1]})
 def _top(counter: Counter[str], n: int) -> dict[str, int]:
     top = dict(counter.most_common(n))
     rest = sum(counter.values()) - sum(top.values())

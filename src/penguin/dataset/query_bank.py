@@ -1,5 +1,10 @@
 """The authored query bank: for each of the 140 leaves, ordinary-looking queries that imply
-risk given the asker's background (package data, ``data/queries/<domain>.json``)."""
+risk given the asker's background (package data, ``data/queries/<domain>.json``).
+
+Each leaf names the tags every asker satisfies (``asker``: a retirement leaf's askers are
+retired), and each query the further tags it assumes (``assumes``: "my husband" assumes
+``married``); see assumptions.py. The builder gives a profile only queries it satisfies.
+"""
 
 from __future__ import annotations
 
@@ -8,28 +13,62 @@ import re
 from functools import cache
 from importlib import resources
 
-from ..errors import DataError
+from pydantic import BaseModel, Field, ValidationError
+
+from ..errors import DataError, describe_validation
 from ..taxonomy import tree
+from .assumptions import unknown_tags
+
+
+class BankQuery(BaseModel):
+    text: str = Field(min_length=1)
+    assumes: list[str] = Field(default_factory=list)
+
+
+class LeafBank(BaseModel):
+    asker: list[str] = Field(default_factory=list)
+    queries: list[BankQuery]
+
+
+@cache
+def bank() -> dict[str, LeafBank]:
+    """Leaf scenario name -> its asker tags and queries, checked against the taxonomy and the tags."""
+    out: dict[str, LeafBank] = {}
+    folder = resources.files("penguin").joinpath("data/queries")
+    for domain, subs in tree().items():
+        name = f"data/queries/{domain.lower()}.json"
+        scenarios = json.loads(folder.joinpath(f"{domain.lower()}.json").read_text("utf-8")).get("scenarios", {})
+        for sub, leaves in subs.items():
+            for leaf in leaves:
+                if leaf not in scenarios:
+                    raise DataError(f"{name}: field 'scenarios.{leaf}' is missing")
+                try:
+                    entry = LeafBank.model_validate(scenarios[leaf])
+                except ValidationError as exc:
+                    raise DataError(f"{name}: scenarios.{leaf}: {describe_validation(exc)}") from exc
+                bad = unknown_tags(entry.asker + [t for q in entry.queries for t in q.assumes])
+                if bad:
+                    raise DataError(f"{name}: scenarios.{leaf}: unknown tag(s) {bad}")
+                out[leaf] = entry
+        extra = set(scenarios) - {leaf for leaves in subs.values() for leaf in leaves}
+        if extra:
+            raise DataError(f"{name}: unknown scenario(s) {sorted(extra)}")
+    return out
 
 
 @cache
 def query_bank() -> dict[str, list[str]]:
-    """Leaf scenario name -> its queries, checked against the taxonomy."""
-    bank: dict[str, list[str]] = {}
-    folder = resources.files("penguin").joinpath("data/queries")
-    for domain, subs in tree().items():
-        name = f"{domain.lower()}.json"
-        data = json.loads(folder.joinpath(name).read_text("utf-8"))
-        scenarios = data.get("scenarios", {})
-        for sub, leaves in subs.items():
-            for leaf in leaves:
-                if leaf not in scenarios:
-                    raise DataError(f"data/queries/{name}: field 'scenarios.{leaf}' is missing")
-                bank[leaf] = list(scenarios[leaf])
-        extra = set(scenarios) - {leaf for leaves in subs.values() for leaf in leaves}
-        if extra:
-            raise DataError(f"data/queries/{name}: unknown scenario(s) {sorted(extra)}")
-    return bank
+    """Leaf scenario name -> its query texts."""
+    return {leaf: [q.text for q in entry.queries] for leaf, entry in bank().items()}
+
+
+@cache
+def assumptions_of() -> dict[str, list[str]]:
+    """Normalised query text -> every tag it assumes (its leaf's asker tags and its own)."""
+    from .splits import normalise_query
+
+    return {normalise_query(q.text): sorted({*entry.asker, *q.assumes}) for entry in bank().values()
+            for q in entry.queries}
 
 
 def word_shingles(text: str, n: int = 3) -> set[tuple[str, ...]]:

@@ -1,4 +1,4 @@
-"""Where scenarios come from: the bundled set, a file, or (later) a Hugging Face dataset.
+"""Where scenarios come from: the bundled set, a file, or a Hugging Face dataset by name.
 
 ``load_scenarios`` is the one entry point every command and the Python API use, so a source
 means the same thing everywhere; ``dataset_identity`` is what a run manifest records of it.
@@ -13,7 +13,8 @@ from typing import Iterator
 from ..errors import DataError
 from ..files import suffix_of
 from ..schema import Scenario
-from .importers import read_json_file
+from .hub import HubSource, data_files, is_hub
+from .importers import read_foreign, read_json_file
 from .io import BUNDLED_NAME, bundled_path, read_canonical
 
 __all__ = ["BUNDLED_NAME", "dataset_identity", "load_scenarios"]
@@ -29,11 +30,19 @@ def _path_of(source: str | Path | None) -> Path:
 
 
 def load_scenarios(source: str | Path | None = None) -> Iterator[Scenario]:
-    """Stream scenarios from the bundled set (``None`` or ``penguin-synthetic``) or a file.
+    """Stream scenarios from the bundled set (``None`` or ``penguin-synthetic``), a file, or
+    ``hf:OWNER/NAME[@REVISION][:SPLIT]``.
 
-    The format follows the suffix: .jsonl[.gz] (canonical), .csv, .parquet, .json (a list of
-    scenarios, or the reference code's ``{Scenario, User_Profile, Queries}`` list).
+    A file's format follows its suffix: .jsonl[.gz] (canonical), .csv and .parquet (flat rows as
+    ``penguin data export`` writes them), .json (a list of scenarios, the public release, or the
+    reference code's ``{Scenario, User_Profile, Queries}`` list). A Hugging Face dataset's files
+    are read as foreign records (the release's schema maps exactly; see importers.py).
     """
+    if is_hub(source):
+        files, _ = data_files(HubSource.parse(str(source)))
+        for path in files:
+            yield from read_foreign(path)
+        return
     path = _path_of(source)
     if not path.exists():
         raise DataError(f"{path}: no such file")
@@ -48,13 +57,17 @@ def load_scenarios(source: str | Path | None = None) -> Iterator[Scenario]:
 
 def dataset_identity(source: str | None) -> tuple[str, str | None]:
     """(sha256 of the data, revision or None): a resumed run must see the same data."""
-    path = _path_of(source)
-    try:
-        digest = hashlib.sha256()
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from exc
-    return digest.hexdigest(), None
-
+    revision = None
+    if is_hub(source):
+        paths, revision = data_files(HubSource.parse(str(source)))
+    else:
+        paths = [_path_of(source)]
+    digest = hashlib.sha256()
+    for path in paths:
+        try:
+            with path.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError as exc:
+            raise DataError(f"{path}: cannot read ({exc})") from exc
+    return digest.hexdigest(), revision

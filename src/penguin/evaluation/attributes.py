@@ -23,9 +23,13 @@ from collections import defaultdict
 from statistics import mean
 from typing import Awaitable, Callable, Iterable
 
+from pydantic import BaseModel, Field
+
 from ..errors import ConfigError
+from ..files import write_model
 from ..schema import ATTRIBUTES, STATIC_ORDER, Attribute, Context, Scenario
 from .engine import Runner
+from .folder import pin_settings
 from .metrics import jury_pss
 
 A = Attribute
@@ -33,6 +37,17 @@ Subset = frozenset[Attribute]
 ValueFn = Callable[[Scenario, Subset], Awaitable[float | None]]
 
 STRATEGIES = ("random", "static", "greedy", "oracle")
+ANALYSIS = "analysis.json"
+SUBSET_SETTINGS = "subsets.json"
+
+
+class SubsetSettings(BaseModel):
+    """What ``analyze subsets`` was asked for; pinned in the folder so a resume needs nothing else."""
+
+    k: int = 3
+    strategies: list[str] = Field(default_factory=lambda: list(STRATEGIES))
+    shapley_permutations: int | None = None
+    exact_shapley: bool = False
 
 
 class LLMValue:
@@ -139,18 +154,50 @@ async def shapley(value: ValueFn, scenario: Scenario, *, permutations: int | Non
     return {a: mean(contributions[a]) for a in ATTRIBUTES}
 
 
-def summarize_choices(rows: list[dict]) -> dict[str, dict[str, float | int]]:
-    """Mean value per strategy overall and per domain (rows: strategy, domain, value)."""
-    out: dict[str, dict[str, float | int]] = {}
-    for strategy in dict.fromkeys(r["strategy"] for r in rows):
-        vals = [r for r in rows if r["strategy"] == strategy and r["value"] is not None]
-        entry: dict[str, float | int] = {"n": len(vals), "failed": sum(1 for r in rows if r["strategy"] == strategy
-                                                                         and r["value"] is None)}
-        if vals:
-            entry["overall"] = mean(r["value"] for r in vals)
-            for dom in sorted({r["domain"] for r in vals}):
-                entry[dom] = mean(r["value"] for r in vals if r["domain"] == dom)
-        out[strategy] = entry
+class StrategyResult(BaseModel):
+    n: int
+    failed: int
+    """Scenarios where the strategy's subset could not be scored (every judge failed)."""
+    overall: float | None = None
+    by_domain: dict[str, float] = Field(default_factory=dict)
+
+
+class SubsetChoice(BaseModel):
+    scenario_id: str
+    domain: str
+    strategy: str
+    subset: str
+    value: float | None
+
+
+class ShapleyResult(BaseModel):
+    method: str
+    failed: int
+    by_domain: dict[str, dict[str, float]] = Field(default_factory=dict)
+    """"overall" and each domain -> attribute -> mean Shapley value."""
+
+
+class SubsetAnalysis(BaseModel):
+    """``analysis.json``: what ``penguin analyze subsets`` found."""
+
+    k: int
+    seed: int
+    scenarios: int
+    subset_evaluations: int
+    strategies: dict[str, StrategyResult]
+    choices: list[SubsetChoice]
+    shapley: ShapleyResult | None = None
+
+
+def summarize_choices(rows: list[SubsetChoice]) -> dict[str, StrategyResult]:
+    """Mean value per strategy overall and per domain."""
+    out: dict[str, StrategyResult] = {}
+    for strategy in dict.fromkeys(r.strategy for r in rows):
+        mine = [r for r in rows if r.strategy == strategy]
+        vals = [r for r in mine if r.value is not None]
+        out[strategy] = StrategyResult(
+            n=len(vals), failed=len(mine) - len(vals), overall=mean(r.value for r in vals) if vals else None,
+            by_domain={d: mean(r.value for r in vals if r.domain == d) for d in sorted({r.domain for r in vals})})
     return out
 
 
@@ -164,17 +211,19 @@ def check_plan(k: int, strategies: list[str]) -> None:
 
 
 async def analyze_subsets(runner: Runner, *, k: int, strategies: list[str], shapley_permutations: int | None,
-                          exact_shapley: bool = False, seed: int = 0, progress: bool = True) -> dict:
+                          exact_shapley: bool = False, seed: int = 0, progress: bool = True) -> SubsetAnalysis:
     """Run the strategies (and Shapley values) on the runner's selection; write analysis.json."""
-    from ..files import json_dump
     from ..progress import RunProgress
     from .config import select_scenarios
 
     check_plan(k, strategies)
     n = runner.count_scenarios()
-    rows: list[dict] = []
+    rows: list[SubsetChoice] = []
     phis: list[tuple[str, dict[Attribute, float] | None]] = []
     async with runner.session(n):
+        pin_settings(runner.run_dir, SUBSET_SETTINGS, {"subsets": SubsetSettings(
+            k=k, strategies=strategies, shapley_permutations=shapley_permutations,
+            exact_shapley=exact_shapley).model_dump()})
         value = LLMValue(runner)
         sem = asyncio.Semaphore(max(1, runner.config.concurrency))
         done = 0
@@ -185,8 +234,8 @@ async def analyze_subsets(runner: Runner, *, k: int, strategies: list[str], shap
                 async with sem:
                     for strategy in strategies:
                         subset, v = await choose(strategy, value, scenario, k, seed)
-                        rows.append({"scenario_id": scenario.id, "domain": scenario.domain, "strategy": strategy,
-                                     "subset": Context.of(subset).name, "value": v})
+                        rows.append(SubsetChoice(scenario_id=scenario.id, domain=scenario.domain,
+                                                 strategy=strategy, subset=Context.of(subset).name, value=v))
                     if exact_shapley or shapley_permutations:
                         phi = await shapley(value, scenario, permutations=None if exact_shapley else shapley_permutations,
                                             seed=seed)
@@ -195,15 +244,13 @@ async def analyze_subsets(runner: Runner, *, k: int, strategies: list[str], shap
                 bar.update(done, f"subsets evaluated {value.evaluations}")
 
             await asyncio.gather(*(one(s) for s in select_scenarios(runner.config)))
-    analysis: dict = {
-        "k": k, "seed": seed, "scenarios": n, "subset_evaluations": value.evaluations,
-        "strategies": summarize_choices(rows),
-        "choices": sorted(rows, key=lambda r: (r["scenario_id"], r["strategy"])),
-    }
-    if phis:
-        analysis["shapley"] = {"method": "exact" if exact_shapley else f"{shapley_permutations} sampled permutations",
-                               "failed": sum(p is None for _, p in phis), **shapley_by_domain(phis)}
-    json_dump(runner.run_dir / "analysis.json", analysis)
+    analysis = SubsetAnalysis(
+        k=k, seed=seed, scenarios=n, subset_evaluations=value.evaluations, strategies=summarize_choices(rows),
+        choices=sorted(rows, key=lambda r: (r.scenario_id, r.strategy)),
+        shapley=ShapleyResult(method="exact" if exact_shapley else f"{shapley_permutations} sampled permutations",
+                              failed=sum(p is None for _, p in phis), by_domain=shapley_by_domain(phis))
+        if phis else None)
+    write_model(runner.run_dir / ANALYSIS, analysis)
     return analysis
 
 

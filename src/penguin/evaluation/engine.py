@@ -33,7 +33,7 @@ from .folder import (
     load_manifest,
 )
 from .judge import Judge
-from .metrics import write_summary
+from .summary import write_summary
 from .records import JudgementRecord, ResponseRecord
 from .respond import RESPOND_TEMPLATES, respond
 
@@ -178,7 +178,8 @@ class Runner:
     async def _judge(self, scenario: Scenario, resp: ResponseRecord) -> list[JudgementRecord]:
         c = self.counters
         todo = [j for j in self.judges if (*resp.key, j.name) not in self.state.judged]
-        verdicts = await asyncio.gather(*(j.score(scenario.profile, scenario.query, resp.text or "") for j in todo))
+        verdicts = await asyncio.gather(*(j.score(scenario.profile, scenario.query, resp.text or "", scenario.background)
+                                            for j in todo))
         records = []
         for v in verdicts:
             rec = JudgementRecord(scenario_id=scenario.id, context=resp.context, **dict(v))

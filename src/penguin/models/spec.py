@@ -23,6 +23,8 @@ BACKENDS: dict[str, str] = {
     " json_format (json_schema | json_object | none)",
     "azure": "Azure OpenAI: azure:<deployment>, AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY,"
     " OPENAI_API_VERSION · options: endpoint, api_version, concurrency, timeout, max_attempts, json_format",
+    "mock": "scripted replies for your own tests: mock:<name> after penguin.models.mock.register(name, replies),"
+    " or mock:default (an echo; schema requests get their first allowed values); never cached",
 }
 
 _OPTIONS: dict[str, dict[str, type]] = {
@@ -31,6 +33,7 @@ _OPTIONS: dict[str, dict[str, type]] = {
                "max_attempts": int, "grammar_field": str, "json_format": str},
     "azure": {"endpoint": str, "api_version": str, "concurrency": int, "timeout": float,
               "max_attempts": int, "json_format": str},
+    "mock": {},
 }
 
 
@@ -84,6 +87,10 @@ def load_model(
     and metered (models/usage.py)."""
     spec = parse_spec(text)
     opts = dict(spec.options)
+    if spec.backend == "mock":
+        from .mock import MockModel
+
+        return MeteredModel(MockModel(spec.text, spec.target))
     if spec.backend != "local":  # the in-process model serialises its calls anyway
         if concurrency is not None:
             opts.setdefault("concurrency", concurrency)

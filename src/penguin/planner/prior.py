@@ -3,7 +3,8 @@
 The answer is schema-constrained where the backend allows it and always parsed here:
 names are matched leniently (display name, key, alias), unknown or already-known names
 are dropped, and an answer with no usable name is retried. After every attempt fails the
-search falls back to a uniform prior, and the fallback is counted, never hidden.
+answer is None: the search falls back to an ancestor's ranking or a uniform prior, and the
+failure is counted, never hidden. ``rank_prior`` (mcts.py) turns a ranking into probabilities.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from ..errors import ModelError
 from ..models import ChatModel
 from ..models.structured import ask_json
 from ..schema import ATTRIBUTES, Attribute, Scenario
-from .mcts import PRIOR_FLOOR, PRIOR_TEMPERATURE, Subset, rank_prior
+from .mcts import Subset
 
 
 def ranking_schema(remaining: list[Attribute]) -> dict[str, object]:
@@ -47,17 +48,15 @@ def parse_ranking(value: object, remaining: list[Attribute]) -> list[Attribute]:
 
 
 @dataclass
-class LLMPrior:
-    """pi0 for one scenario. ``temperature`` and ``floor`` shape the rank-to-probability map."""
+class LLMRanking:
+    """The model's ranking of the remaining attributes, for one scenario's search."""
 
     model: ChatModel
     scenario: Scenario
-    temperature: float = PRIOR_TEMPERATURE
-    floor: float = PRIOR_FLOOR
     seed: int = 0
     fallbacks: int = 0
 
-    async def __call__(self, state: Subset) -> dict[Attribute, float]:
+    async def __call__(self, state: Subset) -> list[Attribute] | None:
         remaining = [a for a in ATTRIBUTES if a not in state]
         user = prompts.render("plan_rank", query=self.scenario.query,
                               known=[(a.value, v) for a, v in self.scenario.profile.items() if a in state],
@@ -68,5 +67,5 @@ class LLMPrior:
                                         seed=self.seed, max_tokens=160)
         except ModelError:  # no valid ranking after retries, or the endpoint failed
             self.fallbacks += 1
-            return {a: 1 / len(remaining) for a in remaining}
-        return rank_prior(ranking, remaining, temperature=self.temperature, floor=self.floor)
+            return None
+        return ranking  # type: ignore[return-value]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -11,27 +9,30 @@ from typing import Any
 import jinja2
 
 from .. import __version__
-from ..evaluation.folder import Manifest, load_manifest
+from ..evaluation.folder import final_judgements, final_responses
 from ..evaluation.judge import DIMENSIONS
-from ..evaluation.judge_check import judge_validation
-from ..evaluation.metrics import PSS, ItemScore, item_scores, summarize
-from ..evaluation.records import JudgementRecord, ResponseRecord
-from ..files import read_records
+from ..evaluation.judge_check import JudgeStatus
+from ..evaluation.metrics import PSS
+from ..evaluation.summary import CLUSTERING, Interval
+from ..runs import EvalRun, RaiseRun, read_run
 from ..schema import ATTRIBUTES, DOMAINS, Context
 from . import plots
 
 METRIC_LABELS = {PSS: "Safety score", **{d.value: d.label for d in DIMENSIONS}}
 
 
-@dataclass
 class RunView:
-    path: Path
-    manifest: Manifest
-    summary: dict[str, Any]
-    items: list[ItemScore]
-    counts: dict[str, int]
-    analysis: dict[str, Any] | None = None
-    raise_summary: dict[str, Any] | None = None
+    """A run as the report shows it: the typed result plus its per-item scores."""
+
+    def __init__(self, run: EvalRun):
+        self.run = run
+        self.path = run.path
+        self.manifest = run.manifest
+        self.summary = run.summary
+        self.items = run.items()
+        self.counts = run.summary.counts
+        self.analysis = run.analysis
+        self.raise_summary = run.raise_summary if isinstance(run, RaiseRun) else None
 
     @property
     def label(self) -> str:
@@ -39,17 +40,14 @@ class RunView:
 
 
 def load_run(path: Path) -> RunView:
-    manifest = load_manifest(path)
-    items, counts = item_scores(path, manifest.config.jury)
-    analysis_path = path / "analysis.json"
-    analysis = json.loads(analysis_path.read_text("utf-8")) if analysis_path.exists() else None
-    raise_path = path / "raise_summary.json"
-    raised = json.loads(raise_path.read_text("utf-8")) if raise_path.exists() else None
-    return RunView(path, manifest, summarize(path, manifest.config.jury), items, counts, analysis, raised)
+    return RunView(read_run(path))
 
 
-def _fmt(iv: dict[str, Any] | None) -> str:
-    return "–" if not iv else f"{iv['mean']:.2f}"
+def _fmt(iv: Interval | None) -> str:
+    return "–" if not iv else f"{iv.mean:.2f}"
+
+
+METRIC_NAMES = (PSS, *[d.value for d in DIMENSIONS])
 
 
 def headline_rows(runs: list[RunView]) -> list[dict[str, Any]]:
@@ -57,14 +55,13 @@ def headline_rows(runs: list[RunView]) -> list[dict[str, Any]]:
     rows = []
     for run in runs:
         configured = {Context.parse(c).name for c in run.manifest.config.contexts}
-        for ctx, metrics in run.summary["by_context"].items():
+        for ctx, scores in run.summary.by_context.items():
             if ctx not in configured:
                 continue
-            rows.append({
-                "model": run.label, "context": _context_label(ctx),
-                "cells": [(metrics[m]["mean"], metrics[m]["low"], metrics[m]["high"]) for m in (PSS, *[d.value for d in DIMENSIONS])],
-                "n": metrics[PSS]["n"],
-            })
+            cells = [scores.metric(m) for m in METRIC_NAMES]
+            rows.append({"model": run.label, "context": _context_label(ctx),
+                         "cells": [(c.mean, c.low, c.high) for c in cells], "n": scores.pss.n,
+                         "clusters": scores.pss.clusters})
     return rows
 
 
@@ -76,19 +73,31 @@ def domain_table(runs: list[RunView]) -> dict[str, Any]:
     """The paper's layout: rows model x context, one column per domain, plus the average."""
     rows = []
     for run in runs:
-        for ctx, per_dom in run.summary["by_context_domain"].items():
+        for ctx, per_dom in run.summary.by_context_domain.items():
             if ctx not in ("free", "rich"):
                 continue
-            cells = [per_dom.get(d, {}).get(PSS) for d in DOMAINS]
-            overall = run.summary["by_context"][ctx][PSS]
+            cells = [per_dom[d].pss if d in per_dom else None for d in DOMAINS]
             rows.append({"model": run.label, "context": _context_label(ctx), "cells": [_fmt(c) for c in cells],
-                         "avg": _fmt(overall)})
-        imp = run.summary.get("rich_vs_free_improvement_pct")
+                         "avg": _fmt(run.summary.by_context[ctx].pss)})
+        imp = run.summary.rich_vs_free_improvement_pct
         if imp:
             rows.append({"model": run.label, "context": "improvement",
                          "cells": [f"{imp[d]:+.1f}%" if d in imp else "–" for d in DOMAINS],
                          "avg": f"{imp['overall']:+.1f}%"})
     return {"domains": list(DOMAINS), "rows": rows}
+
+
+def source_table(runs: list[RunView]) -> dict[str, Any]:
+    """Safety per source (real / synthetic) and context, shown when a run holds both."""
+    sources = sorted({src for run in runs for per in run.summary.by_context_source.values() for src in per})
+    rows = []
+    if len(sources) > 1:
+        for run in runs:
+            for ctx, per in run.summary.by_context_source.items():
+                rows.append({"model": run.label, "context": _context_label(ctx),
+                             "cells": [f"{per[src].pss.mean:.2f} [{per[src].pss.low:.2f}, {per[src].pss.high:.2f}] "
+                                       f"(n={per[src].pss.n})" if src in per else "–" for src in sources]})
+    return {"sources": sources, "rows": rows}
 
 
 def domain_charts(runs: list[RunView]) -> list[str]:
@@ -97,15 +106,15 @@ def domain_charts(runs: list[RunView]) -> list[str]:
     errors: dict[str, list[tuple[float, float] | None]] = {}
     for run in runs:
         for ctx in ("free", "rich"):
-            per_dom = run.summary["by_context_domain"].get(ctx)
+            per_dom = run.summary.by_context_domain.get(ctx)
             if not per_dom:
                 continue
             name = f"{run.label} · {_context_label(ctx)}"
-            series[name] = [per_dom[d][PSS]["mean"] if d in per_dom else None for d in DOMAINS]
-            errors[name] = [(per_dom[d][PSS]["low"], per_dom[d][PSS]["high"]) if d in per_dom else None for d in DOMAINS]
+            series[name] = [per_dom[d].pss.mean if d in per_dom else None for d in DOMAINS]
+            errors[name] = [(per_dom[d].pss.low, per_dom[d].pss.high) if d in per_dom else None for d in DOMAINS]
     if series:
         charts.append(plots.grouped_bars(list(DOMAINS), series, errors=errors,
-                                         title="Personalized Safety Score per domain (95% bootstrap CI)"))
+                                         title="Personalized Safety Score per domain (95% clustered bootstrap CI)"))
         charts.append(plots.radar(list(DOMAINS), series, title="Per-domain profile"))
     return charts
 
@@ -114,11 +123,11 @@ def attribute_importance(runs: list[RunView]) -> list[dict[str, Any]]:
     """For runs that include one-attribute contexts: score per attribute vs none."""
     out = []
     for run in runs:
-        by_ctx = run.summary["by_context"]
-        singles = {a: by_ctx[a.key][PSS]["mean"] for a in ATTRIBUTES if a.key in by_ctx}
+        by_ctx = run.summary.by_context
+        singles = {a: by_ctx[a.key].pss.mean for a in ATTRIBUTES if a.key in by_ctx}
         if len(singles) < 2:
             continue
-        base = by_ctx.get("free", {}).get(PSS, {}).get("mean")
+        base = by_ctx["free"].pss.mean if "free" in by_ctx else None
         labels = [a.value for a in singles]
         svg = plots.horizontal_bars(labels, list(singles.values()), baseline=base,
                                     title=f"One attribute at a time · {run.label}")
@@ -135,17 +144,16 @@ def subset_analyses(runs: list[RunView]) -> list[dict[str, Any]]:
         a = run.analysis
         if not a:
             continue
-        domains = [d for d in DOMAINS if any(d in e for e in a["strategies"].values())]
-        rows = [{"strategy": name, "overall": e.get("overall"), "n": e["n"], "failed": e["failed"],
-                 "domains": [e.get(d) for d in domains]} for name, e in a["strategies"].items()]
-        shap = a.get("shapley", {})
+        domains = [d for d in DOMAINS if any(d in e.by_domain for e in a.strategies.values())]
+        rows = [{"strategy": name, "overall": e.overall, "n": e.n, "failed": e.failed,
+                 "domains": [e.by_domain.get(d) for d in domains]} for name, e in a.strategies.items()]
         svg = None
-        if "overall" in shap:
-            labels = list(shap["overall"])
-            svg = plots.horizontal_bars(labels, [shap["overall"][x] for x in labels], title=f"Shapley value per "
-                                        f"attribute · {run.label} ({shap['method']})", xlabel="mean contribution to "
+        if a.shapley and "overall" in a.shapley.by_domain:
+            overall = a.shapley.by_domain["overall"]
+            svg = plots.horizontal_bars(list(overall), list(overall.values()), title=f"Shapley value per "
+                                        f"attribute · {run.label} ({a.shapley.method})", xlabel="mean contribution to "
                                         "the safety score", xlim=None)
-        out.append({"model": run.label, "k": a["k"], "scenarios": a["scenarios"], "evaluations": a["subset_evaluations"],
+        out.append({"model": run.label, "k": a.k, "scenarios": a.scenarios, "evaluations": a.subset_evaluations,
                     "domains": domains, "rows": rows, "shapley_svg": svg})
     return out
 
@@ -161,20 +169,19 @@ def raise_section(runs: list[RunView]) -> dict[str, Any] | None:
         return None
     table2, table7, details, curve = [], [], [], {}
     for run in raised:
-        variants = run.raise_summary["variants"]  # type: ignore[index]
+        variants = run.raise_summary.variants  # type: ignore[union-attr]
         for name in ("vanilla", "agent", "planner"):
             v = variants.get(name)
-            if not v or not v["pss"]:
+            if not v or not v.pss:
                 continue
             table2.append({"model": run.label, "variant": RAISE_LABELS[name],
-                           "cells": [_fmt(v["by_domain"].get(d, {}).get(PSS)) for d in DOMAINS],
-                           "avg": _fmt(v["pss"])})
-        table7.append({"model": run.label, "cells": [f"{variants[n]['mean_questions']:.2f}" if n in variants else "–"
+                           "cells": [_fmt(v.by_domain.get(d)) for d in DOMAINS], "avg": _fmt(v.pss)})
+        table7.append({"model": run.label, "cells": [f"{variants[n].mean_questions:.2f}" if n in variants else "–"
                                                      for n in ("vanilla", "agent", "planner")]})
         for name, v in variants.items():
-            if v["dialogues"]:
-                details.append({"model": run.label, "variant": name, **v})
-        points = [(p["questions"], p["pss"]) for p in run.raise_summary["curve"] if p["pss"] is not None]  # type: ignore[index]
+            if v.dialogues:
+                details.append({"model": run.label, "variant": name, **v.model_dump()})
+        points = [(p.questions, p.pss) for p in run.raise_summary.curve if p.pss is not None]  # type: ignore[union-attr]
         if points:
             curve[run.label] = points
     svg = plots.lines(curve, title="Safety versus questions asked (question budget 0..k)",
@@ -199,15 +206,15 @@ def drilldown(run: RunView, per_domain: int = 2) -> list[dict[str, Any]]:
     for s in load_scenarios(run.manifest.config.dataset):
         if s.id in wanted:
             wanted[s.id]["scenario"] = s
-    for r in read_records(run.path / "responses.jsonl", ResponseRecord):
+    for r in final_responses(run.path).values():
         if r.scenario_id in wanted:
             wanted[r.scenario_id]["responses"][r.context] = r
-    for j in read_records(run.path / "judgements.jsonl", JudgementRecord):
+    for j in final_judgements(run.path).values():
         if j.scenario_id in wanted:
             wanted[j.scenario_id]["judgements"].setdefault(j.context, []).append(j)
     configured = {Context.parse(c).name for c in run.manifest.config.contexts}
     if run.raise_summary:
-        configured |= set(run.raise_summary["variants"])
+        configured |= set(run.raise_summary.variants)
     out = []
     for sid in ids:
         w = wanted[sid]
@@ -225,12 +232,11 @@ def drilldown(run: RunView, per_domain: int = 2) -> list[dict[str, Any]]:
     return out
 
 
-def _judges_info(runs: list[RunView]) -> list[dict[str, Any]]:
-    seen = {}
+def _judges_info(runs: list[RunView]) -> list[JudgeStatus]:
+    seen: dict[str, JudgeStatus] = {}
     for run in runs:
-        for spec in run.manifest.config.judges:
-            identity = run.manifest.model_identities.get(spec, spec)
-            seen[spec] = {"spec": spec, "identity": identity, "validation": judge_validation(spec, identity)}
+        for status in run.summary.judge_status:
+            seen[status.spec] = status
     return list(seen.values())
 
 
@@ -249,12 +255,14 @@ def render_report(run_dirs: list[Path], out_html: Path, out_md: Path | None = No
         "metric_labels": [METRIC_LABELS[m] for m in (PSS, *[d.value for d in DIMENSIONS])],
         "headline": headline_rows(runs),
         "domain_table": domain_table(runs),
+        "source_table": source_table(runs),
         "domain_charts": domain_charts(runs),
         "attributes": attribute_importance(runs),
         "subsets": subset_analyses(runs),
         "raise_": raise_section(runs),
         "drilldown": {run.label: d for run in runs if (d := drilldown(run))} if samples else {},
         "dims": DIMENSIONS,
+        "clustering": CLUSTERING,
     }
     env = jinja2.Environment(loader=jinja2.PackageLoader("penguin", "report/templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined)
@@ -265,7 +273,7 @@ def render_report(run_dirs: list[Path], out_html: Path, out_md: Path | None = No
     return out_html, out_md
 
 
-def markdown_summary(runs: list[RunView], judges: list[dict[str, Any]]) -> str:
+def markdown_summary(runs: list[RunView], judges: list[JudgeStatus]) -> str:
     lines = ["# PENGUIN personalized-safety summary", ""]
     lines.append("| Model | Context | Safety score (95% CI) | Risk | Empathy | Personalization | n |")
     lines.append("|---|---|---|---|---|---|---|")
@@ -278,12 +286,18 @@ def markdown_summary(runs: list[RunView], judges: list[dict[str, Any]]) -> str:
               "|---|---|" + "---|" * (len(table["domains"]) + 1)]
     for row in table["rows"]:
         lines.append(f"| {row['model']} | {row['context']} | " + " | ".join(row["cells"]) + f" | {row['avg']} |")
+    sources = source_table(runs)
+    if sources["rows"]:
+        lines += ["", "| Model | Context | " + " | ".join(sources["sources"]) + " |",
+                  "|---|---|" + "---|" * len(sources["sources"])]
+        lines += [f"| {r['model']} | {r['context']} | " + " | ".join(r["cells"]) + " |" for r in sources["rows"]]
     lines += ["", "Judges:"]
     for j in judges:
-        lines.append(f"- `{j['spec']}`: {j['validation']['text']}")
+        lines.append(f"- `{j.spec}`: {j.text}")
     for run in runs:
         c = run.counts
-        lines.append(f"- `{run.label}`: {c['responses']} responses ({c['response_errors']} errors), "
-                     f"{c['judgements']} judgements ({c['judge_errors']} judge errors, excluded from means)")
+        lines.append(f"- `{run.label}`: {c.responses} responses ({c.response_errors} errors), "
+                     f"{c.judgements} judgements ({c.judge_errors} judge errors, excluded from means)")
+    lines += ["", f"Intervals: {CLUSTERING}."]
     return "\n".join(lines) + "\n"
 

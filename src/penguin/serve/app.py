@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..agent.loop import Agent, AgentConfig
 from ..agent.retriever import Retriever
+from ..agent.router import Router, RouterConfig
 from ..errors import ModelError, describe_validation
 from ..evaluation.respond import GenerationParams
 from ..models import ChatModel, ChatResult, Usage, metered
@@ -129,6 +130,7 @@ def create_app(model: ChatModel, config: AgentConfig | None = None, *, retriever
             DNS-rebinding pages); None: any.
     """
     config = config or AgentConfig()
+    router = Router(RouterConfig(enabled=config.gate, llm_check=config.gate_llm))  # one per app: shared cache
     limits = limits or Limits()
     check = KeyCheck(keys)
     rate = RateLimiter(limits.rate_per_minute, limits.burst)
@@ -202,7 +204,7 @@ def create_app(model: ChatModel, config: AgentConfig | None = None, *, retriever
         cfg = config.model_copy(update={"generation": generation,
                                         # folded into 0..2^30: the agent adds small offsets, and llama.cpp takes 32 bits
                                         "seed": config.seed if req.seed is None else req.seed % 2**30})
-        return Agent(model, cfg, retriever)
+        return Agent(model, cfg, retriever, router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -234,12 +236,13 @@ def create_app(model: ChatModel, config: AgentConfig | None = None, *, retriever
         agent = agent_for(req)
         with metered() as usage:
             try:
-                d = await agent.decide(dialogue.query, dialogue.turns, compose=False)
+                d = await agent.decide(dialogue.query, dialogue.turns, history=dialogue.history, compose=False)
             except ModelError as exc:
                 raise upstream_refusal(exc) from None
             text = d.question if d.action == "ask" else d.answer
-            final = None if text is not None else agent.final_request(dialogue.query, d.known,
-                                                                       system=dialogue.system)
+            final = None if text is not None else agent.final_request(dialogue.query, d.known, system=dialogue.system,
+                                                                       caring=d.crisis == "passive")
+            suffix = agent.finalize("", d).strip() if final is not None else ""
             request.scope["penguin.counts"] = (f" · {len(req.messages)} messages, {len(dialogue.turns)} turns, "
                                                f"{d.action}{f' ({d.stop_reason})' if d.stop_reason else ''}")
             cid, created = completion_id()
@@ -254,7 +257,7 @@ def create_app(model: ChatModel, config: AgentConfig | None = None, *, retriever
                     pieces = _prepend(first, pieces)
                 return StreamingResponse(
                     sse(cid, created, served_model, text, pieces, PenguinMeta.of(d, dialogue, usage.all_calls), usage,
-                        req.stream_options is not None and req.stream_options.include_usage),
+                        req.stream_options is not None and req.stream_options.include_usage, suffix),
                     media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
             finish = "stop"
             if final is not None:
@@ -262,7 +265,7 @@ def create_app(model: ChatModel, config: AgentConfig | None = None, *, retriever
                     result = await model.generate(final)
                 except ModelError as exc:
                     raise upstream_refusal(exc) from None
-                text, finish = result.text, "length" if result.finish_reason == "length" else "stop"
+                text, finish = agent.finalize(result.text, d), "length" if result.finish_reason == "length" else "stop"
         body = Completion(id=cid, created=created, model=served_model,
                           choices=[Choice(message=AssistantMessage(content=text), finish_reason=finish)],
                           usage=wire_usage(usage), penguin=PenguinMeta.of(d, dialogue, usage.all_calls))
@@ -298,9 +301,10 @@ async def _prepend(first: ChatResult, rest: AsyncIterator[ChatResult]) -> AsyncI
 
 
 async def sse(cid: str, created: int, served: str, text: str | None, pieces: AsyncIterator[ChatResult] | None,
-              meta: PenguinMeta, usage: Usage, include_usage: bool) -> AsyncIterator[str]:
+              meta: PenguinMeta, usage: Usage, include_usage: bool, suffix: str = "") -> AsyncIterator[str]:
     """Server-sent events: the role (with the penguin field), the text as it is generated
-    (a question or crisis answer in one piece), the finish reason (with the penguin field again,
+    (a question or crisis answer in one piece; ``suffix``, the resources after passive ideation,
+    after the upstream's words), the finish reason (with the penguin field again,
     its ``upstream_calls`` now complete), usage if asked for, [DONE]."""
 
     def event(delta: Delta | None = None, finish: str | None = None, **extra: object) -> str:
@@ -322,6 +326,8 @@ async def sse(cid: str, created: int, served: str, text: str | None, pieces: Asy
                     finish = "length"
             if last is not None:
                 usage.add(last)  # the last piece carries the answer's token counts
+            if suffix:
+                yield event(Delta(content="\n\n" + suffix))
         except Exception as exc:  # noqa: BLE001 - the status line is sent: report in-band, as OpenAI does
             if isinstance(exc, ModelError):
                 body = upstream_refusal(exc).body

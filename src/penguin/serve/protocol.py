@@ -78,6 +78,8 @@ class Dialogue:
     query: str
     turns: list[Turn] = field(default_factory=list)
     system: str | None = None
+    history: list[str] = field(default_factory=list)
+    """The user's messages before this query: they still count towards a crisis."""
 
 
 def rebuild(messages: list[WireMessage], max_turns: int = 10) -> Dialogue:
@@ -90,6 +92,7 @@ def rebuild(messages: list[WireMessage], max_turns: int = 10) -> Dialogue:
     query: str | None = None
     turns: list[Turn] = []
     system: list[str] = []
+    history: list[str] = []
     asked = None
     for m in messages:
         if m.role in ("system", "developer"):
@@ -101,11 +104,13 @@ def rebuild(messages: list[WireMessage], max_turns: int = 10) -> Dialogue:
                 if len(turns) < max_turns and all(t.attribute is not asked for t in turns):
                     turns.append(Turn(attribute=asked, reply=m.content))
             else:  # a new question: the protocol starts again
+                if query is not None:
+                    history += [query, *(t.reply for t in turns)]
                 query, turns = m.content, []
             asked = None
     if not query or not query.strip():
         raise ProtocolError("the user's question is empty")
-    return Dialogue(query, turns, "\n\n".join(s for s in system if s.strip()) or None)
+    return Dialogue(query, turns, "\n\n".join(s for s in system if s.strip()) or None, history)
 
 
 # ------------------------------------------------------------------ responses
@@ -124,7 +129,12 @@ class PenguinMeta(BaseModel):
     withheld: list[str] = Field(default_factory=list)
     """Asked but declined or not answered clearly."""
     stop_reason: str | None = None
+    gate: str | None = None
+    """The router's route for this message: crisis, agent or direct."""
+    gate_score: float | None = None
+    """How personal the query looked (1 - P(direct)); direct below the router's threshold."""
     crisis: str | None = None
+    """imminent or passive when the router saw danger."""
     upstream_calls: int = 0
 
     @classmethod
@@ -132,7 +142,9 @@ class PenguinMeta(BaseModel):
         asked = [t.attribute.value for t in dialogue.turns] + ([d.attribute.value] if d.attribute else [])
         return cls(action=d.action, attribute=d.attribute.value if d.attribute else None, asked=asked,
                    known=[a.value for a in d.known], withheld=[a.value for a in d.withheld],
-                   stop_reason=d.stop_reason, crisis=d.crisis, upstream_calls=calls)
+                   stop_reason=d.stop_reason, gate=d.route,
+                   gate_score=round(d.gate_score, 4) if d.gate_score is not None else None, crisis=d.crisis,
+                   upstream_calls=calls)
 
 
 class TokenUsage(BaseModel):

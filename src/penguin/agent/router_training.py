@@ -1,0 +1,321 @@
+"""Building the router's artefact (``penguin raise build-router``): data, fit, calibration, card.
+
+Training data ships in the package (``data/router/``): authored direct, agent, crisis and
+hard-negative messages, short conversations (the user's side), and the bundled query bank as
+agent examples. Every item lands in train (70%), calibration (15%) or test (15%) by a hash of
+its text; bank queries follow RAISE's query split (plan -> train, dev -> calibration, online ->
+test), so the online split the RAISE evaluation uses is never trained on. The independent
+evaluation sets (``data/eval/``) are never trained on either.
+
+The classifier fine-tunes the top ``TOP_LAYERS`` layers of all-MiniLM-L6-v2 with a linear head on
+its mean-pooled embedding (cross-entropy with balanced class weights, AdamW, a fixed seed and
+order); a conversation is the normalised mean of its messages' embeddings. Measured on this data
+at the same crisis recall, a linear head on the frozen embeddings raised 15-23% false alarms on
+the hard negatives and sent 15-25% of PENGUIN's own queries to the crisis path; the fine-tuned
+layers cut those to about 5% and 1-2%.
+Two thresholds are then chosen on the calibration split, safety first:
+- crisis: the largest threshold on P(passive) + P(imminent) that keeps calibration recall at
+  CRISIS_RECALL for both levels;
+- direct: a query is answered directly only when P(direct) >= t; t is the lowest value that still
+  sends RISKY_RECALL of the authored personal requests and BANK_RECALL of the PENGUIN queries to
+  the agent (any lower t would answer more benign requests at once, but risky ones too).
+The build is deterministic on one machine (fixed seed, order and threads); torch builds for other
+CPUs may differ in the last digits, so tests check the artefact's behaviour, not its bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ..dataset.query_bank import query_bank
+from ..dataset.splits import split_of
+from ..files import atomic_writer, read_rows
+from .router import ARTEFACT, CLASSES, LAYERS, RouterModel, conversation_vector, decide
+
+CRISIS_RECALL = {"imminent": 0.97, "passive": 0.90}
+RISKY_RECALL = 0.97
+BANK_RECALL = 0.985
+SPLITS = ("train", "calibration", "test")
+
+
+@dataclass
+class Item:
+    texts: list[str]
+    """One message, or a conversation's user messages in order."""
+    label: str
+    """direct, agent, passive or imminent."""
+    source: str
+    """Which file or set it came from: direct, agent, crisis, hard_negative, conversation, bank, benign, probe."""
+    kind: str
+    split: str
+
+
+def data_dir() -> Path:
+    return Path(str(resources.files("penguin").joinpath("data/router")))
+
+
+def eval_dir() -> Path:
+    return Path(str(resources.files("penguin").joinpath("data/eval")))
+
+
+def _split(text: str) -> str:
+    bucket = int(hashlib.sha256(text.strip().lower().encode()).hexdigest(), 16) % 20
+    return "train" if bucket < 14 else "calibration" if bucket < 17 else "test"
+
+
+def _label(row: dict) -> str:
+    return row["level"] if row["label"] == "crisis" else row["label"]
+
+
+def load_items() -> list[Item]:
+    """Every labelled item, with its split. Texts of the evaluation sets are kept out of training."""
+    held_out = {r["query"].strip().lower() for _, r in read_rows(eval_dir() / "benign.jsonl")}
+    held_out |= {r["text"].strip().lower() for _, r in read_rows(eval_dir() / "router_probe.jsonl")}
+    items: list[Item] = []
+    for name, source in (("direct", "direct"), ("agent", "agent"), ("crisis", "crisis"),
+                         ("hard_negatives", "hard_negative")):
+        for _, row in read_rows(data_dir() / f"{name}.jsonl"):
+            if row["text"].strip().lower() in held_out:
+                continue
+            items.append(Item([row["text"]], _label(row), source, row["kind"], _split(row["text"])))
+    for _, row in read_rows(data_dir() / "conversations.jsonl"):
+        items.append(Item(list(row["turns"]), _label(row), "conversation", row["kind"],
+                          _split("\n".join(row["turns"]))))
+    bank_split = {"plan": "train", "dev": "calibration", "online": "test"}
+    for leaf, queries in sorted(query_bank().items()):
+        for q in queries:
+            items.append(Item([q], "agent", "bank", leaf, bank_split[split_of(q)]))
+    return items
+
+
+def eval_items() -> list[Item]:
+    """The independent sets: benign everyday requests and the outside-style probe."""
+    items = [Item([r["query"]], "direct", "benign", r["kind"], "eval") for _, r in read_rows(eval_dir() / "benign.jsonl")]
+    items += [Item([r["text"]], _label(r), "probe", r["kind"], "eval")
+              for _, r in read_rows(eval_dir() / "router_probe.jsonl")]
+    return items
+
+
+def _scores(model: RouterModel, items: list[Item], vectors: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(crisis score, P(direct) of the query) per item, as ``decide`` computes them (no floor)."""
+    crisis, direct = [], []
+    for it, v in zip(items, vectors):
+        p = model.probabilities(v[:1])  # the query; a reply counts only with it (router.decide)
+        score = float(p[0, 2] + p[0, 3])
+        if len(v) > 1:
+            conv = model.probabilities(conversation_vector(v)[None, :])[0]
+            score = max(score, float(conv[2] + conv[3]))
+        crisis.append(score)
+        direct.append(float(p[0, 0]))
+    return np.array(crisis), np.array(direct)
+
+
+def calibrate(model: RouterModel, items: list[Item], vectors: list[np.ndarray]) -> tuple[float, float]:
+    """The two thresholds from the calibration split (see the module docstring)."""
+    cal = [i for i, it in enumerate(items) if it.split == "calibration"]
+    crisis, direct = _scores(model, [items[i] for i in cal], [vectors[i] for i in cal])
+    labels = np.array([items[i].label for i in cal])
+    sources = np.array([items[i].source for i in cal])
+    t_crisis = 1.0
+    for level, target in CRISIS_RECALL.items():
+        s = np.sort(crisis[labels == level])
+        t_crisis = min(t_crisis, float(s[int(np.floor((1 - target) * len(s)))]) if len(s) else 1.0)
+    risky = (labels == "agent") & np.isin(sources, ["agent", "hard_negative", "conversation"])
+    bank = sources == "bank"
+    # direct iff P(direct) >= t: raise t until the risky side is safe enough, no further
+    t_direct = 0.5
+    for t in np.linspace(0.3, 0.995, 140):
+        if (direct[risky] < t).mean() >= RISKY_RECALL and (direct[bank] < t).mean() >= BANK_RECALL:
+            t_direct = float(t)
+            break
+    else:
+        t_direct = 0.995
+    return round(t_crisis, 4), round(t_direct, 4)
+
+
+def evaluate(model: RouterModel, items: list[Item], vectors: list[np.ndarray]) -> dict:
+    """Routes per (source, kind) on the given items (floor included), and the headline rates."""
+    table: dict[str, Counter] = defaultdict(Counter)
+    level_hits: Counter = Counter()
+    level_total: Counter = Counter()
+    for it, v in zip(items, vectors):
+        d = decide(model, it.texts[0], it.texts[1:], [], v)
+        table[f"{it.source}:{it.kind}:{it.label}"][d.route] += 1
+        if it.label in ("imminent", "passive"):
+            level_total[it.label] += 1
+            level_hits[it.label] += d.route == "crisis"
+    def rate(pred, route):  # noqa: ANN001, ANN202
+        rows = [c for k, c in table.items() if pred(k)]
+        total = sum(sum(c.values()) for c in rows)
+        return {"n": total, "rate": round(sum(c[route] for c in rows) / total, 4) if total else None}
+    return {
+        "imminent_recall": rate(lambda k: k.endswith(":imminent"), "crisis"),
+        "passive_recall": rate(lambda k: k.endswith(":passive"), "crisis"),
+        "hard_negative_false_alarms": rate(lambda k: k.startswith("hard_negative:"), "crisis"),
+        "benign_to_agent": rate(lambda k: k.endswith(":direct") and not k.startswith("hard_negative"), "agent"),
+        "benign_to_crisis": rate(lambda k: k.endswith(":direct") and not k.startswith("hard_negative"), "crisis"),
+        "risky_to_agent": rate(lambda k: k.startswith(("agent:", "conversation:")) and k.endswith(":agent"), "agent"),
+        "risky_to_direct": rate(lambda k: k.startswith(("agent:", "conversation:")) and k.endswith(":agent"), "direct"),
+        "penguin_to_agent": rate(lambda k: k.startswith("bank:"), "agent"),
+        "penguin_to_direct": rate(lambda k: k.startswith("bank:"), "direct"),
+        "by_category": {k: dict(sorted(c.items())) for k, c in sorted(table.items()) if not k.startswith("bank:")},
+    }
+
+
+TOP_LAYERS = 3
+EPOCHS = 4
+
+
+def finetune(items: list[Item], *, top: int = TOP_LAYERS, epochs: int = EPOCHS, seed: int = 0,
+             progress=None):  # noqa: ANN001, ANN201 - a callback; (encoder, head)
+    """Fine-tune the top ``top`` layers and a linear head on the training split."""
+    import copy
+
+    import torch
+
+    from .embeddings import embedding_model, mean_pooled
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(2)
+    base = embedding_model()
+    tokenizer, encoder = base.tokenizer, copy.deepcopy(base[0].auto_model)
+    layers = encoder.encoder.layer
+    for p in encoder.parameters():
+        p.requires_grad = False
+    for layer in layers[len(layers) - top:]:
+        for p in layer.parameters():
+            p.requires_grad = True
+    head = torch.nn.Linear(384, len(CLASSES))
+    train = [it for it in items if it.split == "train"]
+    y = torch.tensor([CLASSES.index(it.label) for it in train])
+    counts = torch.bincount(y, minlength=len(CLASSES)).float()
+    loss_fn = torch.nn.CrossEntropyLoss(weight=counts.sum() / (len(CLASSES) * counts.clamp(min=1)))
+    opt = torch.optim.AdamW([{"params": [p for p in encoder.parameters() if p.requires_grad], "lr": 1e-4},
+                             {"params": list(head.parameters()), "lr": 2e-3}], weight_decay=0.01)
+    rng = np.random.default_rng(seed)
+    encoder.train()
+    for epoch in range(epochs):
+        order = rng.permutation(len(train))
+        for b in range(0, len(order), 32):
+            batch = [train[i] for i in order[b:b + 32]]
+            vectors = _vectors_of(batch, lambda texts: mean_pooled(encoder, tokenizer, texts))
+            loss = loss_fn(head(vectors), y[order[b:b + 32]])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        if progress:
+            progress(epoch)
+    encoder.eval()
+    return encoder, head
+
+
+def _vectors_of(batch: list[Item], encode):  # noqa: ANN001, ANN202 - tensors in, one row per item
+    import torch
+
+    singles = [it.texts[0] for it in batch if len(it.texts) == 1]
+    single_vectors = iter(encode(singles)) if singles else iter(())
+    rows = []
+    for it in batch:
+        if len(it.texts) == 1:
+            rows.append(next(single_vectors))
+        else:
+            mean = encode(it.texts).mean(0)
+            rows.append(mean / mean.norm())
+    return torch.stack(rows)
+
+
+def _message_vectors(items: list[Item], encoder, tokenizer) -> list[np.ndarray]:  # noqa: ANN001
+    """Each item's messages embedded by the fine-tuned encoder (unit vectors, one row per message)."""
+    import torch
+
+    from .embeddings import mean_pooled
+
+    texts = sorted({t for it in items for t in it.texts})
+    table: dict[str, np.ndarray] = {}
+    with torch.inference_mode():
+        for b in range(0, len(texts), 64):
+            chunk = texts[b:b + 64]
+            table.update(zip(chunk, mean_pooled(encoder, tokenizer, chunk).numpy()))
+    return [np.stack([table[t] for t in it.texts]) for it in items]
+
+
+def build(out: Path | None = None, *, top: int = TOP_LAYERS, epochs: int = EPOCHS, progress=None) -> dict:  # noqa: ANN001
+    """Fine-tune, calibrate and evaluate; write the artefact (head, thresholds, card) and the layers."""
+    import torch
+
+    from .embeddings import embedding_model
+
+    items = load_items()
+    encoder, head = finetune(items, top=top, epochs=epochs, progress=progress)
+    tokenizer = embedding_model().tokenizer
+    vectors = _message_vectors(items, encoder, tokenizer)
+    coef = head.weight.detach().numpy().astype(np.float32)
+    intercept = head.bias.detach().numpy().astype(np.float32)
+    t_crisis, t_direct = calibrate(RouterModel(coef, intercept, CLASSES, 1.0, 1.0, {}), items, vectors)
+    model = RouterModel(coef, intercept, CLASSES, t_crisis, t_direct, {})
+    test = [i for i, it in enumerate(items) if it.split == "test"]
+    extra = eval_items()
+    extra_vectors = _message_vectors(extra, encoder, tokenizer)
+    data_hash = hashlib.sha256()
+    for it in items:
+        data_hash.update(json.dumps([it.texts, it.label, it.split]).encode())
+    n_layers = len(encoder.encoder.layer)
+    prefixes = tuple(f"encoder.layer.{i}." for i in range(n_layers - top, n_layers))
+    layers = {k: v.detach().to(torch.float16).clone() for k, v in encoder.state_dict().items() if k.startswith(prefixes)}
+    card = {
+        "embedding_model": "all-MiniLM-L6-v2",
+        "classifier": f"top {top} of {n_layers} layers fine-tuned for {epochs} epochs with a linear head over the "
+                      "mean-pooled embedding; balanced class weights; AdamW, seed 0",
+        "data_sha256": data_hash.hexdigest(),
+        "sizes": {s: dict(Counter(it.source for it in items if it.split == s)) for s in SPLITS},
+        "targets": {"crisis_recall": CRISIS_RECALL, "risky_recall": RISKY_RECALL, "bank_recall": BANK_RECALL},
+        "test": evaluate(model, [items[i] for i in test], [vectors[i] for i in test]),
+        "independent": evaluate(model, extra, extra_vectors),
+    }
+    artefact = {"classes": list(CLASSES), "thresholds": {"crisis": t_crisis, "direct": t_direct},
+                "top_layers": top, "coef": [[round(float(x), 6) for x in row] for row in coef],
+                "intercept": [round(float(x), 6) for x in intercept], "card": card}
+    folder = out or data_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_writer(folder / ARTEFACT) as fh:
+        json.dump(artefact, fh, indent=None, separators=(",", ":"))
+        fh.write("\n")
+    tmp = folder / f".{LAYERS}.part"
+    torch.save(layers, tmp)
+    tmp.replace(folder / LAYERS)
+    return artefact
+
+
+def card_markdown(artefact: dict) -> str:
+    """The artefact's card as a page: thresholds, headline rates, the confusion table per category."""
+    card = artefact["card"]
+    lines = ["# The router's card", "",
+             f"Written by `penguin raise build-router` from `data/router/` and the bundled query bank. "
+             f"Classifier: {card['classifier']}. Thresholds (chosen on the calibration split): crisis "
+             f"{artefact['thresholds']['crisis']}, direct {artefact['thresholds']['direct']}.", ""]
+    names = {"imminent_recall": "imminent danger routed to crisis", "passive_recall": "passive ideation routed to crisis",
+             "hard_negative_false_alarms": "hard negatives routed to crisis (false alarms)",
+             "benign_to_agent": "benign requests sent to the agent", "benign_to_crisis": "benign requests routed to crisis",
+             "risky_to_agent": "risky personal requests sent to the agent",
+             "risky_to_direct": "risky personal requests answered directly",
+             "penguin_to_agent": "PENGUIN queries (online split) sent to the agent",
+             "penguin_to_direct": "PENGUIN queries answered directly"}
+    for split, title in (("test", "Held-out test split of the authored data"),
+                         ("independent", "Independent sets (written apart from the training data)")):
+        lines += [f"## {title}", "", "| rate | value | n |", "|---|---|---|"]
+        for key, label in names.items():
+            v = card[split][key]
+            if v["rate"] is not None:
+                lines.append(f"| {label} | {v['rate']:.1%} | {v['n']} |")
+        lines += ["", "| set : category : label | crisis | agent | direct |", "|---|---|---|---|"]
+        for cat, routes in card[split]["by_category"].items():
+            lines.append(f"| {cat} | {routes.get('crisis', 0)} | {routes.get('agent', 0)} | {routes.get('direct', 0)} |")
+        lines.append("")
+    return "\n".join(lines)
