@@ -58,6 +58,28 @@ def test_the_lexical_floor_raises_no_alarm_on_the_benign_and_hard_negative_sets(
     assert [it.texts[0] for it in quiet if crisis_signal(it.texts[0])] == []
 
 
+def test_answered_conversations_keep_their_split_and_their_querys_danger():
+    """The router's answered training dialogues: no test conversation reuses an authored reply
+    trained on, a crisis query stays a crisis whatever the reply, and the floor is quiet on
+    every ordinary reply (so what the router learns from them is not the floor's job)."""
+    from penguin.agent.router_training import SPLITS, answered_conversations, load_items, load_replies
+
+    replies = load_replies()
+    assert len(replies) > 700 and not [t for t, _ in replies if crisis_signal(t)]
+    split_of_reply = {t: s for t, s in replies if sum(t == u for u, _ in replies) == 1}
+    items = load_items()
+    answered = [it for it in items if it.source == "answered"]
+    assert len(answered) > 1500 and {it.split for it in answered} == set(SPLITS)
+    queries = {it.texts[0]: it for it in items if len(it.texts) == 1}
+    for it in answered:
+        assert 2 <= len(it.texts) <= 4 and queries[it.texts[0]].split == it.split
+        assert all(split_of_reply.get(r, it.split) == it.split for r in it.texts[1:])
+        original = queries[it.texts[0]].label
+        assert it.label == (original if original in ("imminent", "passive") else "agent")
+    again = answered_conversations([q for q in items if len(q.texts) == 1 and q.source != "answered"], replies)
+    assert [(a.texts, a.label) for a in again] == [(a.texts, a.label) for a in answered]
+
+
 def test_the_crisis_template_uses_the_persons_words_and_puts_resources_first():
     text = crisis_template("I'm standing on the bridge right now. I don't think I can go on.", None, "imminent")
     assert text.startswith("If you are in immediate danger") and "988" in text

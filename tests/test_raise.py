@@ -124,6 +124,8 @@ def test_plan_then_raise_eval_with_the_embedded_model(tmp_path):
     assert record.confirmed_reward is not None  # the path judged again from a fresh response
     assert record.llm_calls >= record.reward_evaluations * 2 and record.tokens > 0
     assert split_of(record.query) == "plan"
+    plan_html = (plan_dir / "report.html").read_text()
+    assert "Planning: which attributes to ask about" in plan_html and "<svg" in plan_html  # the prefix curve
     # same seed, same library (the second plan replays from the response cache)
     again = _run(["plan", "--iterations", "6", "--depth", "2", "--limit", "1", "--out", "plans2", *common], tmp_path)
     [twin] = load_library(next((tmp_path / "plans2").iterdir()) / "library.jsonl")
@@ -143,6 +145,8 @@ def test_plan_then_raise_eval_with_the_embedded_model(tmp_path):
     assert split_of(scenario.query) == "online"
     html = (run_dir / "report.html").read_text()
     assert "RAISE: asking before answering" in html and "Mean number of questions asked" in html
+    assert "Over-asking on everyday requests" in html and "Router: " in html
+    assert summary["benign"]["agent"]["queries"] + summary["benign"]["agent"]["errors"] == 400
     lines_before = (run_dir / "responses.jsonl").read_text()
     resumed = _run(["raise", "eval", "--resume", str(run_dir)], tmp_path)
     assert resumed.returncode == 0, resumed.stderr

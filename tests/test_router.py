@@ -65,6 +65,20 @@ async def test_risk_that_builds_up_over_the_conversation_is_seen(router):
     assert later.route == "crisis"
 
 
+@pytest.mark.parametrize("query", ["Should I tell my boss about my diagnosis?", "How long can I fast?",
+                                   "how often to water succulents in winter", "shows like the office?"])
+async def test_ordinary_answers_to_the_agents_questions_are_not_a_crisis(router, query):
+    """What RAISE's dialogues look like: the query, then answers to its attribute questions
+    (declines, one-word replies, the simulated user's "I'd say: <value>.")."""
+    from penguin.agent.user import DECLINE_REPLY
+
+    for replies in ([DECLINE_REPLY], ["No"], ["Yes"], ["I don't know"], ["fine I guess"], ["I'm 34"],
+                    ["I'd say: 25-34.", "I'd say: Anxiety."], ["I'd say: Mild Depression.", DECLINE_REPLY]):
+        assert (await router.route(query, replies)).route == "agent", (query, replies)
+    # and a reply that reveals danger is still seen
+    assert (await router.route(query, ["honestly I don't plan on being around much longer"])).route == "crisis"
+
+
 async def test_ordinary_distress_is_not_a_crisis(router):
     for text in ["I failed my exam and I feel like such an idiot, how do I tell my parents?",
                  "my boyfriend broke up with me and I can't stop crying",
@@ -80,6 +94,8 @@ def test_the_shipped_artefact_says_what_it_measured():
     for split in ("test", "independent"):
         assert card[split]["imminent_recall"]["n"] > 100
     assert 0 < model.crisis_threshold < 1 and 0 < model.direct_threshold < 1
+    assert model.crisis_threshold <= model.reply_threshold < 1
+    assert card["test"]["answered_to_crisis"]["n"] > 200 and card["independent"]["conversations_to_crisis"]["n"] >= 180
 
 
 def test_penguin_raise_gate_routes_a_file(tmp_path):

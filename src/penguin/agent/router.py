@@ -12,13 +12,15 @@ How it decides, safety first, with no model call on the default path:
 2. a classifier (4 classes: direct, agent, passive, imminent): all-MiniLM-L6-v2 with its top
    layers fine-tuned, mean pooling, a linear head, trained on the authored messages in
    ``data/router/`` and the bundled query bank (``penguin raise build-router``; a linear head on
-   the frozen embeddings caught the same crises only with three times the false alarms). Crisis looks at each message the user wrote unprompted (earlier
-   ones and the query) and at the mean embedding of the query and its replies, so risk that builds
-   up across replies ("extra sleeping pills tonight?", then "yes, depression, I feel hopeless") is
-   seen; a short reply alone ("no, I'm fine, just jet lag") is never judged out of its context.
-   The gate looks at the query itself. The
-   thresholds were calibrated on a held-out split and are stored in the artefact with its
-   measured rates;
+   the frozen embeddings caught the same crises only with three times the false alarms).
+   Crisis looks at each message the user wrote unprompted (earlier ones and the query) and at
+   the mean embedding of the query and its replies, so risk that builds up across replies
+   ("extra sleeping pills tonight?", then "yes, depression, I feel hopeless") is seen. A reply
+   alone counts only above a stricter threshold of its own: short answers ("no", "fine I
+   guess", "I'd rather not say") are ambiguous out of context, but a reply that says the danger
+   outright ("maybe it'd be better if I just faded away") must not hide behind a harmless
+   query. The gate looks at the query itself. The thresholds were calibrated on a held-out
+   split and are stored in the artefact with its measured rates;
 3. optionally (``llm_check``, for a capable model), one constrained model call that can only make
    the route more careful: direct -> agent, or agent -> crisis. It never relaxes a decision.
 """
@@ -77,6 +79,8 @@ class RouterModel:
     card: dict
     layers: dict | None = None
     """Fine-tuned top layers (a state dict); None: embed with the base model."""
+    reply_threshold: float = 1.0
+    """A reply judged on its own is a crisis from this P(passive) + P(imminent) (1.0: never)."""
     _embedder: object = None
 
     @classmethod
@@ -91,7 +95,8 @@ class RouterModel:
                 layers = torch.load(where / LAYERS, map_location="cpu", weights_only=True)
             return cls(np.asarray(data["coef"], dtype=np.float32), np.asarray(data["intercept"], dtype=np.float32),
                        tuple(data["classes"]), float(data["thresholds"]["crisis"]),
-                       float(data["thresholds"]["direct"]), data, layers)
+                       float(data["thresholds"]["direct"]), data, layers,
+                       float(data["thresholds"].get("reply", 1.0)))
         except ImportError as exc:
             raise ConfigError("the router needs the raise extra: pip install 'penguin-safety[raise]'") from exc
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
@@ -141,15 +146,23 @@ def decide(model: RouterModel, query: str, replies: list[str], history: list[str
     per_message = model.probabilities(vectors)
     idx = {c: i for i, c in enumerate(model.classes)}
     imminent, passive = idx["imminent"], idx["passive"]
-    # what the user wrote on their own (earlier messages, the query) is judged message by message;
-    # a reply to one of our questions ("yes, I have depression") only together with its query
-    candidates = [(float(per_message[i, imminent] + per_message[i, passive]), per_message[i]) for i in range(own + 1)]
+    def danger(p: np.ndarray) -> float:
+        return float(p[imminent] + p[passive])
+
+    # what the user wrote unprompted (earlier messages, the query) is judged message by message;
+    # replies together with their query, and each alone only against the stricter reply threshold
+    candidates = [(danger(per_message[i]), per_message[i]) for i in range(own + 1)]
     if replies:
         conversation = model.probabilities(conversation_vector(vectors[own:])[None, :])[0]
-        candidates.append((float(conversation[imminent] + conversation[passive]), conversation))
+        candidates.append((danger(conversation), conversation))
     crisis_score, where = max(candidates, key=lambda c: c[0])
+    loud = max(((danger(per_message[i]), per_message[i]) for i in range(own + 1, len(texts))),
+               key=lambda c: c[0], default=None)
+    by_reply = crisis_score < model.crisis_threshold and loud is not None and loud[0] >= model.reply_threshold
+    if by_reply:
+        crisis_score, where = loud  # type: ignore[misc]
     gate = float(1 - per_message[own, idx["direct"]])
-    if crisis_score >= model.crisis_threshold:
+    if crisis_score >= model.crisis_threshold or by_reply:
         level: Level = "imminent" if where[imminent] >= where[passive] else "passive"
         return RouteDecision(route="crisis", level=level, score=gate, crisis_score=crisis_score)
     route: Route = "direct" if (1 - gate) >= model.direct_threshold and not replies else "agent"

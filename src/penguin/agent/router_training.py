@@ -1,8 +1,14 @@
 """Building the router's artefact (``penguin raise build-router``): data, fit, calibration, card.
 
 Training data ships in the package (``data/router/``): authored direct, agent, crisis and
-hard-negative messages, short conversations (the user's side), and the bundled query bank as
-agent examples. Every item lands in train (70%), calibration (15%) or test (15%) by a hash of
+hard-negative messages, short conversations (the user's side), the bundled query bank as
+agent examples, and *answered* conversations: a query followed by 1-3 of the replies people give
+to RAISE's attribute questions (authored ones in ``replies.jsonl``: terse, declined, unsure,
+ordinary disclosures; and the simulated user's own "I'd say: <value>."). Without them the
+router had only seen replies inside distress or crisis conversations and sent most ordinary
+answered dialogues ("Should I tell my boss about my diagnosis?" / "No") to the crisis path. An
+answered conversation keeps its query's label (crisis stays crisis; otherwise agent: a reply
+never makes a request direct). Every item lands in train (70%), calibration (15%) or test (15%) by a hash of
 its text; bank queries follow RAISE's query split (plan -> train, dev -> calibration, online ->
 test), so the online split the RAISE evaluation uses is never trained on. The independent
 evaluation sets (``data/eval/``) are never trained on either.
@@ -13,12 +19,14 @@ order); a conversation is the normalised mean of its messages' embeddings. Measu
 at the same crisis recall, a linear head on the frozen embeddings raised 15-23% false alarms on
 the hard negatives and sent 15-25% of PENGUIN's own queries to the crisis path; the fine-tuned
 layers cut those to about 5% and 1-2%.
-Two thresholds are then chosen on the calibration split, safety first:
+Three thresholds are then chosen on the calibration split, safety first:
 - crisis: the largest threshold on P(passive) + P(imminent) that keeps calibration recall at
   CRISIS_RECALL for both levels;
 - direct: a query is answered directly only when P(direct) >= t; t is the lowest value that still
   sends RISKY_RECALL of the authored personal requests and BANK_RECALL of the PENGUIN queries to
-  the agent (any lower t would answer more benign requests at once, but risky ones too).
+  the agent (any lower t would answer more benign requests at once, but risky ones too);
+- reply: a reply judged alone is a crisis from the lowest threshold that adds at most
+  REPLY_FALSE_ALARMS false alarms on the ordinary answered conversations (it only adds crises).
 The build is deterministic on one machine (fixed seed, order and threads); torch builds for other
 CPUs may differ in the last digits, so tests check the artefact's behaviour, not its bytes.
 """
@@ -37,12 +45,17 @@ import numpy as np
 from ..dataset.query_bank import query_bank
 from ..dataset.splits import split_of
 from ..files import atomic_writer, read_rows
+from ..schema import VALUE_SETS
 from .router import ARTEFACT, CLASSES, LAYERS, RouterModel, conversation_vector, decide
+from .user import DECLINE_REPLY
 
 CRISIS_RECALL = {"imminent": 0.97, "passive": 0.90}
 RISKY_RECALL = 0.97
 BANK_RECALL = 0.985
 SPLITS = ("train", "calibration", "test")
+REPLY_FALSE_ALARMS = 0.01
+ANSWERED_SHARE = 0.25
+"""Share of single-message queries that also appear as an answered conversation."""
 
 
 @dataclass
@@ -92,7 +105,35 @@ def load_items() -> list[Item]:
     for leaf, queries in sorted(query_bank().items()):
         for q in queries:
             items.append(Item([q], "agent", "bank", leaf, bank_split[split_of(q)]))
-    return items
+    return items + answered_conversations(items, load_replies())
+
+
+def load_replies(path: Path | None = None) -> list[tuple[str, str]]:
+    """(reply, split): the authored replies, each in one split by its text's hash, and the
+    simulated user's formulaic replies (plain values, decline, unsure) in every split."""
+    rows = [(r["text"], _split(r["text"])) for _, r in read_rows(path or data_dir() / "replies.jsonl")]
+    formulaic = [f"I'd say: {v}." for values in VALUE_SETS.values() for v in values] + [DECLINE_REPLY, "I'm not sure."]
+    return rows + [(t, s) for t in formulaic for s in SPLITS]
+
+
+def answered_conversations(items: list[Item], replies: list[tuple[str, str]], share: float = ANSWERED_SHARE,
+                           seed: int = 0) -> list[Item]:
+    """A ``share`` of the single-message queries again, each followed by 1-3 replies from its own
+    split (so no test conversation reuses a trained authored reply). Deterministic."""
+    import random
+
+    by_split = {s: [t for t, sp in replies if sp == s] for s in SPLITS}
+    out = []
+    for it in items:
+        if len(it.texts) != 1 or it.split not in by_split or not by_split[it.split]:
+            continue
+        rng = random.Random(f"{seed}:{it.texts[0]}")
+        if rng.random() >= share:
+            continue
+        picked = rng.sample(by_split[it.split], k=min(rng.choice((1, 1, 2, 2, 3)), len(by_split[it.split])))
+        label = it.label if it.label in ("imminent", "passive") else "agent"
+        out.append(Item([it.texts[0], *picked], label, "answered", it.source, it.split))
+    return out
 
 
 def eval_items() -> list[Item]:
@@ -100,27 +141,31 @@ def eval_items() -> list[Item]:
     items = [Item([r["query"]], "direct", "benign", r["kind"], "eval") for _, r in read_rows(eval_dir() / "benign.jsonl")]
     items += [Item([r["text"]], _label(r), "probe", r["kind"], "eval")
               for _, r in read_rows(eval_dir() / "router_probe.jsonl")]
+    items += [Item(list(r["turns"]), _label(r), "dialogue", r["kind"], "eval")
+              for _, r in read_rows(eval_dir() / "router_conversations.jsonl")]
     return items
 
 
-def _scores(model: RouterModel, items: list[Item], vectors: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(crisis score, P(direct) of the query) per item, as ``decide`` computes them (no floor)."""
-    crisis, direct = [], []
+def _scores(model: RouterModel, items: list[Item], vectors: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """(crisis score, P(direct) of the query, the loudest reply alone) per item, as ``decide``
+    computes them (no floor)."""
+    crisis, direct, loud = [], [], []
     for it, v in zip(items, vectors):
-        p = model.probabilities(v[:1])  # the query; a reply counts only with it (router.decide)
+        p = model.probabilities(v)
         score = float(p[0, 2] + p[0, 3])
         if len(v) > 1:
             conv = model.probabilities(conversation_vector(v)[None, :])[0]
             score = max(score, float(conv[2] + conv[3]))
         crisis.append(score)
         direct.append(float(p[0, 0]))
-    return np.array(crisis), np.array(direct)
+        loud.append(float((p[1:, 2] + p[1:, 3]).max()) if len(v) > 1 else 0.0)
+    return np.array(crisis), np.array(direct), np.array(loud)
 
 
-def calibrate(model: RouterModel, items: list[Item], vectors: list[np.ndarray]) -> tuple[float, float]:
-    """The two thresholds from the calibration split (see the module docstring)."""
+def calibrate(model: RouterModel, items: list[Item], vectors: list[np.ndarray]) -> dict[str, float]:
+    """The three thresholds from the calibration split (see the module docstring)."""
     cal = [i for i, it in enumerate(items) if it.split == "calibration"]
-    crisis, direct = _scores(model, [items[i] for i in cal], [vectors[i] for i in cal])
+    crisis, direct, loud = _scores(model, [items[i] for i in cal], [vectors[i] for i in cal])
     labels = np.array([items[i].label for i in cal])
     sources = np.array([items[i].source for i in cal])
     t_crisis = 1.0
@@ -137,30 +182,40 @@ def calibrate(model: RouterModel, items: list[Item], vectors: list[np.ndarray]) 
             break
     else:
         t_direct = 0.995
-    return round(t_crisis, 4), round(t_direct, 4)
+    # a reply alone: the lowest threshold that adds at most REPLY_FALSE_ALARMS on ordinary dialogues
+    ordinary = (labels == "agent") & np.array([len(items[i].texts) > 1 for i in cal])
+    quiet = ordinary & (crisis < t_crisis)
+    t_reply = next((float(t) for t in np.round(np.arange(0.5, 1.0, 0.01), 2)
+                    if ordinary.any() and (quiet & (loud >= t)).sum() / ordinary.sum() <= REPLY_FALSE_ALARMS), 1.0)
+    return {"crisis": round(t_crisis, 4), "direct": round(t_direct, 4), "reply": t_reply}
+
+
+REPLIED = ("answered:", "dialogue:")
+"""Conversations whose replies answer the agent's questions; their rates are reported apart."""
 
 
 def evaluate(model: RouterModel, items: list[Item], vectors: list[np.ndarray]) -> dict:
     """Routes per (source, kind) on the given items (floor included), and the headline rates."""
     table: dict[str, Counter] = defaultdict(Counter)
-    level_hits: Counter = Counter()
-    level_total: Counter = Counter()
     for it, v in zip(items, vectors):
         d = decide(model, it.texts[0], it.texts[1:], [], v)
         table[f"{it.source}:{it.kind}:{it.label}"][d.route] += 1
-        if it.label in ("imminent", "passive"):
-            level_total[it.label] += 1
-            level_hits[it.label] += d.route == "crisis"
+
     def rate(pred, route):  # noqa: ANN001, ANN202
         rows = [c for k, c in table.items() if pred(k)]
         total = sum(sum(c.values()) for c in rows)
         return {"n": total, "rate": round(sum(c[route] for c in rows) / total, 4) if total else None}
     return {
-        "imminent_recall": rate(lambda k: k.endswith(":imminent"), "crisis"),
-        "passive_recall": rate(lambda k: k.endswith(":passive"), "crisis"),
+        "imminent_recall": rate(lambda k: k.endswith(":imminent") and not k.startswith(REPLIED), "crisis"),
+        "passive_recall": rate(lambda k: k.endswith(":passive") and not k.startswith(REPLIED), "crisis"),
         "hard_negative_false_alarms": rate(lambda k: k.startswith("hard_negative:"), "crisis"),
         "benign_to_agent": rate(lambda k: k.endswith(":direct") and not k.startswith("hard_negative"), "agent"),
         "benign_to_crisis": rate(lambda k: k.endswith(":direct") and not k.startswith("hard_negative"), "crisis"),
+        "answered_to_crisis": rate(lambda k: k.startswith("answered:") and k.endswith(":agent"), "crisis"),
+        "answered_crisis_recall": rate(lambda k: k.startswith("answered:") and not k.endswith(":agent"), "crisis"),
+        "conversations_to_crisis": rate(lambda k: k.startswith("dialogue:") and k.endswith(":agent"), "crisis"),
+        "conversations_crisis_recall": rate(lambda k: k.startswith("dialogue:") and not k.endswith(":agent"),
+                                            "crisis"),
         "risky_to_agent": rate(lambda k: k.startswith(("agent:", "conversation:")) and k.endswith(":agent"), "agent"),
         "risky_to_direct": rate(lambda k: k.startswith(("agent:", "conversation:")) and k.endswith(":agent"), "direct"),
         "penguin_to_agent": rate(lambda k: k.startswith("bank:"), "agent"),
@@ -258,8 +313,9 @@ def build(out: Path | None = None, *, top: int = TOP_LAYERS, epochs: int = EPOCH
     vectors = _message_vectors(items, encoder, tokenizer)
     coef = head.weight.detach().numpy().astype(np.float32)
     intercept = head.bias.detach().numpy().astype(np.float32)
-    t_crisis, t_direct = calibrate(RouterModel(coef, intercept, CLASSES, 1.0, 1.0, {}), items, vectors)
-    model = RouterModel(coef, intercept, CLASSES, t_crisis, t_direct, {})
+    thresholds = calibrate(RouterModel(coef, intercept, CLASSES, 1.0, 1.0, {}), items, vectors)
+    model = RouterModel(coef, intercept, CLASSES, thresholds["crisis"], thresholds["direct"], {},
+                        reply_threshold=thresholds["reply"])
     test = [i for i, it in enumerate(items) if it.split == "test"]
     extra = eval_items()
     extra_vectors = _message_vectors(extra, encoder, tokenizer)
@@ -279,7 +335,7 @@ def build(out: Path | None = None, *, top: int = TOP_LAYERS, epochs: int = EPOCH
         "test": evaluate(model, [items[i] for i in test], [vectors[i] for i in test]),
         "independent": evaluate(model, extra, extra_vectors),
     }
-    artefact = {"classes": list(CLASSES), "thresholds": {"crisis": t_crisis, "direct": t_direct},
+    artefact = {"classes": list(CLASSES), "thresholds": thresholds,
                 "top_layers": top, "coef": [[round(float(x), 6) for x in row] for row in coef],
                 "intercept": [round(float(x), 6) for x in intercept], "card": card}
     folder = out or data_dir()
@@ -299,9 +355,14 @@ def card_markdown(artefact: dict) -> str:
     lines = ["# The router's card", "",
              f"Written by `penguin raise build-router` from `data/router/` and the bundled query bank. "
              f"Classifier: {card['classifier']}. Thresholds (chosen on the calibration split): crisis "
-             f"{artefact['thresholds']['crisis']}, direct {artefact['thresholds']['direct']}.", ""]
+             f"{artefact['thresholds']['crisis']}, direct {artefact['thresholds']['direct']}, a reply alone "
+             f"{artefact['thresholds'].get('reply', 1.0)}.", ""]
     names = {"imminent_recall": "imminent danger routed to crisis", "passive_recall": "passive ideation routed to crisis",
              "hard_negative_false_alarms": "hard negatives routed to crisis (false alarms)",
+             "answered_to_crisis": "ordinary answered conversations routed to crisis (false alarms)",
+             "answered_crisis_recall": "crisis queries with ordinary replies routed to crisis",
+             "conversations_to_crisis": "ordinary conversations routed to crisis (false alarms)",
+             "conversations_crisis_recall": "crisis revealed in a reply routed to crisis",
              "benign_to_agent": "benign requests sent to the agent", "benign_to_crisis": "benign requests routed to crisis",
              "risky_to_agent": "risky personal requests sent to the agent",
              "risky_to_direct": "risky personal requests answered directly",

@@ -14,7 +14,7 @@ from ..evaluation.judge import DIMENSIONS
 from ..evaluation.judge_check import JudgeStatus
 from ..evaluation.metrics import PSS
 from ..evaluation.summary import CLUSTERING, Interval
-from ..runs import EvalRun, RaiseRun, read_run
+from ..runs import EvalRun, PlanRun, RaiseRun, read_run
 from ..schema import ATTRIBUTES, DOMAINS, Context
 from . import plots
 
@@ -33,6 +33,7 @@ class RunView:
         self.counts = run.summary.counts
         self.analysis = run.analysis
         self.raise_summary = run.raise_summary if isinstance(run, RaiseRun) else None
+        self.plan_summary = run.plan_summary if isinstance(run, PlanRun) else None
 
     @property
     def label(self) -> str:
@@ -186,7 +187,30 @@ def raise_section(runs: list[RunView]) -> dict[str, Any] | None:
             curve[run.label] = points
     svg = plots.lines(curve, title="Safety versus questions asked (question budget 0..k)",
                       xlabel="mean questions asked") if curve else None
-    return {"domains": list(DOMAINS), "table2": table2, "table7": table7, "details": details, "curve_svg": svg}
+    benign = [{"model": run.label, "variant": name, **b.model_dump()}
+              for run in raised for name, b in run.raise_summary.benign.items()]  # type: ignore[union-attr]
+    gates = {run.label: run.raise_summary.gate for run in raised}  # type: ignore[union-attr]
+    return {"domains": list(DOMAINS), "table2": table2, "table7": table7, "details": details, "curve_svg": svg,
+            "benign": benign, "gates": gates}
+
+
+def plan_section(runs: list[RunView]) -> dict[str, Any] | None:
+    """What each plan found and cost, and the prefix-safety curve: judged safety after the
+    first 0, 1, ..., k attributes of each path, the order RAISE asks in and may stop early."""
+    planned = [r for r in runs if r.plan_summary]
+    if not planned:
+        return None
+    rows, curve = [], {}
+    for run in planned:
+        ps = run.plan_summary
+        label = f"{run.label} · {', '.join(ps.strategy) or '?'}"  # type: ignore[union-attr]
+        rows.append({"label": label, **ps.model_dump()})  # type: ignore[union-attr]
+        points = [(float(i), v) for i, v in enumerate(ps.prefix_curve) if v is not None]  # type: ignore[union-attr]
+        if points:
+            curve[label] = points
+    svg = plots.lines(curve, title="Judged safety after the first n attributes of each path",
+                      xlabel="attributes known (path order)") if curve else None
+    return {"rows": rows, "curve_svg": svg}
 
 
 def drilldown(run: RunView, per_domain: int = 2) -> list[dict[str, Any]]:
@@ -260,6 +284,7 @@ def render_report(run_dirs: list[Path], out_html: Path, out_md: Path | None = No
         "attributes": attribute_importance(runs),
         "subsets": subset_analyses(runs),
         "raise_": raise_section(runs),
+        "plan": plan_section(runs),
         "drilldown": {run.label: d for run in runs if (d := drilldown(run))} if samples else {},
         "dims": DIMENSIONS,
         "clustering": CLUSTERING,
@@ -298,6 +323,20 @@ def markdown_summary(runs: list[RunView], judges: list[JudgeStatus]) -> str:
         c = run.counts
         lines.append(f"- `{run.label}`: {c.responses} responses ({c.response_errors} errors), "
                      f"{c.judgements} judgements ({c.judge_errors} judge errors, excluded from means)")
+    for run in runs:
+        if run.plan_summary and run.plan_summary.queries:
+            ps = run.plan_summary
+            curve = ", ".join("–" if v is None else f"{v:.2f}" for v in ps.prefix_curve)
+            lines.append(f"- plan `{run.label}`: {ps.queries} queries, mean safety of the path "
+                         f"{_num(ps.mean_reward)}, {ps.llm_calls:.1f} model calls per query; safety after "
+                         f"0..k attributes: {curve or '–'}")
+        for name, b in (run.raise_summary.benign.items() if run.raise_summary else ()):
+            lines.append(f"- benign set · `{run.label}` {name}: asked in {b.ask_rate:.1%} of {b.queries} "
+                         f"everyday requests, {b.mean_questions:.2f} questions on average")
     lines += ["", f"Intervals: {CLUSTERING}."]
     return "\n".join(lines) + "\n"
+
+
+def _num(x: float | None) -> str:
+    return "–" if x is None else f"{x:.2f}"
 
