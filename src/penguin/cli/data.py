@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .app import data_app
@@ -35,7 +36,7 @@ def data_validate(path: Path = typer.Argument(..., help="Scenario file (.jsonl[.
 
     n_ok, problems = validate(path)
     for p in problems:
-        err_console.print(f"[red]✗[/] {p}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]✗[/] {escape(str(p))}", highlight=False, soft_wrap=True)
     if problems:
         err_console.print(f"{len(problems)} problem(s); {n_ok} valid scenario(s)")
         raise typer.Exit(1)
