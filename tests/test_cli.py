@@ -151,3 +151,26 @@ def test_error_lines_print_brackets_as_text(tmp_path):
     for args in (["eval", "--dataset", missing, "--limit", "1"], ["data", "validate", missing]):
         r = run(*args)
         assert r.returncode != 0 and "no[local]such.jsonl" in r.stderr, r.stderr
+
+
+def test_outside_text_with_brackets_prints_as_written(tmp_path):
+    """A user's file, a remote model's answer and an output folder may hold ``[/]``, ``[1]`` or
+    ``[local]``: printed as written, never read as rich markup (which drops it or crashes)."""
+    from penguin.dataset.sources import load_scenarios
+
+    from .scripted_server import ScriptedServer
+
+    s = next(iter(load_scenarios(None))).model_copy(update={"query": "Is [/] ok? see [local] and [1]"})
+    data = tmp_path / "mine.jsonl"
+    data.write_text(s.model_dump_json() + "\n")
+    shown = run("data", "show", str(data), "-n", "1")
+    assert shown.returncode == 0 and "Is [/] ok? see [local] and [1]" in shown.stdout, shown.stdout + shown.stderr
+    with ScriptedServer() as srv:
+        srv.responder = lambda body: "closing [/bold] and a citation [2]"
+        checked = run("models", "check", f"openai:m?base_url={srv.url}&max_attempts=1")
+    assert checked.returncode == 0 and "closing [/bold] and a citation [2]" in checked.stdout, checked.stderr
+    out = tmp_path / "runs[1]"
+    ok = run("data", "validate", str(data))
+    assert ok.returncode == 0 and str(data) in ok.stdout.replace("\n", "")
+    converted = run("data", "import", str(data), str(out / "copy.jsonl"))
+    assert converted.returncode == 0 and "runs[1]" in converted.stdout.replace("\n", ""), converted.stderr

@@ -25,7 +25,7 @@ def data_build(out: Path = typer.Option(None, help="Where to write (default: the
 
     target = out or bundled_path()
     n = write_scenarios(target, build_synthetic_set(), "jsonl")
-    console.print(f"wrote {n} scenarios to {target}")
+    console.print(f"wrote {n} scenarios to {escape(str(target))}")
 
 
 @data_app.command("validate")
@@ -40,7 +40,7 @@ def data_validate(path: Path = typer.Argument(..., help="Scenario file (.jsonl[.
     if problems:
         err_console.print(f"{len(problems)} problem(s); {n_ok} valid scenario(s)")
         raise typer.Exit(1)
-    console.print(f"[green]ok[/] {n_ok} valid scenarios in {path}")
+    console.print(f"[green]ok[/] {n_ok} valid scenarios in {escape(str(path))}")
 
 
 @data_app.command("stats")
@@ -105,14 +105,14 @@ def data_show(
         profile.add_column(style="dim")
         profile.add_column()
         for attr, value in s.profile.items():
-            profile.add_row(attr.value, value)
+            profile.add_row(attr.value, escape(value))
         body = Table.grid()
         body.add_row(profile)
         body.add_row("")
-        body.add_row(f"[bold]Query (what the model sees context-free):[/] {s.query}")
+        body.add_row(f"[bold]Query (what the model sees context-free):[/] {escape(s.query)}")
         if s.background:
-            body.add_row(f"[dim]Background:[/] {s.background}")
-        console.print(Panel(body, title=f"{s.id} · {s.domain} / {s.subcategory} / {s.scenario} · {s.source}",
+            body.add_row(f"[dim]Background:[/] {escape(s.background)}")
+        console.print(Panel(body, title=escape(f"{s.id} · {s.domain} / {s.subcategory} / {s.scenario} · {s.source}"),
                             title_align="left"))
 
 
@@ -128,7 +128,7 @@ def data_export(
     from ..dataset.sources import load_scenarios
 
     n = write_scenarios(out, load_scenarios(source), fmt)
-    console.print(f"wrote {n} scenarios to {out}")
+    console.print(f"wrote {n} scenarios to {escape(str(out))}")
 
 
 @data_app.command("import")
@@ -159,8 +159,8 @@ def data_import(
         console.print(t)
         return
     report = import_file(src, out, spec)
-    console.print(f"imported {report.scenarios} scenarios into {out} · by source {report.per_source} · "
-                  f"by domain {report.per_domain} (mapping: {out}.import.json)", highlight=False)
+    console.print(escape(f"imported {report.scenarios} scenarios into {out} · by source {report.per_source} · "
+                         f"by domain {report.per_domain} (mapping: {out}.import.json)"), highlight=False)
 
 
 @data_app.command("audit")
@@ -212,11 +212,11 @@ def data_generate(
                                        seed=seed, concurrency=concurrency, on_unit=bar.tick)
             finally:
                 await m.aclose()
-        console.print(f"wrote {out}: {stats.scenarios} new scenarios · {stats.skipped_done} units already done · "
+        console.print(f"wrote {escape(str(out))}: {stats.scenarios} new scenarios · {stats.skipped_done} units already done · "
                       f"{stats.profile_failures} profile failures · {stats.query_failures} query failures · "
                       f"{stats.near_duplicates_removed} near-duplicates removed")
         for p in stats.problems[:10]:
-            err_console.print(f"  [yellow]![/] {p}", highlight=False)
+            err_console.print(f"  [yellow]![/] {escape(str(p))}", highlight=False)
 
     asyncio.run(run())
 
@@ -247,7 +247,7 @@ def data_extract(
         finally:
             await m.aclose()
         write_scenarios(out, kept, "jsonl")
-        console.print(f"{report.posts} posts → kept {report.kept} ({report.pass_rate:.1%}) → {out}")
+        console.print(f"{report.posts} posts → kept {report.kept} ({report.pass_rate:.1%}) → {escape(str(out))}")
         for reason, n in report.rejected.most_common():
             console.print(f"  rejected {n}: {reason}")
         if report.pii:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .app import analyze_app, app
@@ -41,13 +42,13 @@ def show_run(run) -> None:  # noqa: ANN001 - an EvalRun
         console.print(f"retried {last.retried} error record(s): {last.recovered} recovered")
     report = run.path / "report.html"
     if report.exists():
-        console.print(f"report: [bold]{report}[/] (summary: {report.with_suffix('.md')})")
+        console.print(f"report: [bold]{escape(str(report))}[/] (summary: {escape(str(report.with_suffix('.md')))})")
 
 
 def resume_and_show(resume: Path, retry_errors: bool, progress: bool, report: bool) -> None:
     from ..api import resume as resume_run
 
-    console.print(f"run folder: [bold]{resume}[/]")
+    console.print(f"run folder: [bold]{escape(str(resume))}[/]")
     show_run(resume_run(resume, retry_errors=retry_errors, progress=progress, report=report))
 
 
@@ -96,7 +97,7 @@ def eval_cmd(
                    sample=sample, per_domain=per_domain, seed=seed, temperature=temperature, max_tokens=max_tokens,
                    judge_output=judge_output, judge_max_tokens=judge_max_tokens, jury=jury, base_url=base_url,
                    concurrency=concurrency, out=out, progress=progress, report=report, samples=samples)
-    console.print(f"run folder: [bold]{run.path}[/]")
+    console.print(f"run folder: [bold]{escape(str(run.path))}[/]")
     show_run(run)
 
 
@@ -111,7 +112,7 @@ def report_cmd(
     from ..report.build import render_report
 
     html_path, md_path = render_report(runs, out or runs[0] / "report.html", samples=samples)
-    console.print(f"report: [bold]{html_path}[/]\nsummary: {md_path}")
+    console.print(f"report: [bold]{escape(str(html_path))}[/]\nsummary: {escape(str(md_path))}")
 
 
 @app.command("judge-check")
@@ -166,7 +167,7 @@ def judge_check_cmd(
         err_console.print("a partial check (--limit or --subset) is not remembered for reports")
     if out:
         out.write_text(result.model_dump_json(indent=1))
-        console.print(f"full result: {out}")
+        console.print(f"full result: {escape(str(out))}")
 
 
 def show_about(info: dict) -> None:
@@ -200,7 +201,7 @@ def quickstart(
     console.print("[yellow]The embedded judge is not validated: this run shows the pipeline, not a real safety "
                   "score. For real numbers use a capable judge (see README).[/]")
     path = new_run_dir(out, "quickstart-smollm2")
-    console.print(f"run folder: [bold]{path}[/]")
+    console.print(f"run folder: [bold]{escape(str(path))}[/]")
     show_run(evaluate(per_domain=per_domain, seed=0, max_tokens=128, judge_max_tokens=400, concurrency=1,
                       run_dir=path, progress=progress))
 
@@ -234,7 +235,7 @@ def analyze_attributes_cmd(
     run = analyze_attributes(model, judge, dataset=dataset, domains=split(domains), per_domain=per_domain,
                              sample=sample, seed=seed, max_tokens=max_tokens, judge_max_tokens=judge_max_tokens,
                              base_url=base_url, concurrency=concurrency, out=out, progress=progress)
-    console.print(f"run folder: [bold]{run.path}[/]")
+    console.print(f"run folder: [bold]{escape(str(run.path))}[/]")
     show_run(run)
 
 
@@ -275,7 +276,7 @@ def analyze_subsets_cmd(
                               dataset=dataset, domains=split(domains), per_domain=per_domain, sample=sample,
                               seed=seed, max_tokens=max_tokens, judge_max_tokens=judge_max_tokens, base_url=base_url,
                               concurrency=concurrency, out=out, progress=progress)
-    console.print(f"run folder: [bold]{run.path}[/]")
+    console.print(f"run folder: [bold]{escape(str(run.path))}[/]")
     a = run.analysis
     t = Table(title=f"Attribute subsets, k={a.k} · {a.scenarios} scenarios · {a.subset_evaluations} subset evaluations")
     t.add_column("strategy")
@@ -287,4 +288,4 @@ def analyze_subsets_cmd(
     if a.shapley and "overall" in a.shapley.by_domain:
         ranked = sorted(a.shapley.by_domain["overall"].items(), key=lambda kv: -kv[1])
         console.print("Shapley values: " + " · ".join(f"{x} {v:+.3f}" for x, v in ranked))
-    console.print(f"report: [bold]{run.path / 'report.html'}[/]")
+    console.print(f"report: [bold]{escape(str(run.path / 'report.html'))}[/]")

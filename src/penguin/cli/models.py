@@ -6,6 +6,7 @@ import asyncio
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .app import cache_app, models_app
@@ -52,8 +53,8 @@ def models_check(
         finally:
             await model.aclose()
         rate = result.completion_tokens / result.latency_s if result.latency_s else 0.0
-        console.print(f"[green]ok[/] {spec} ({model.identity[:40]})")
-        console.print(f"answer: {result.text.strip()[:200]!r}")
+        console.print(f"[green]ok[/] {escape(f'{spec} ({model.identity[:40]})')}")
+        console.print(f"answer: {escape(repr(result.text.strip()[:200]))}")
         console.print(f"latency {result.latency_s:.2f} s · prompt {result.prompt_tokens} tok · "
                       f"completion {result.completion_tokens} tok · {rate:.1f} tok/s")
 
@@ -67,7 +68,7 @@ def cache_stats() -> None:
     from ..models import ResponseCache
 
     stats = ResponseCache().stats()
-    console.print(f"cache: {stats['path']}")
+    console.print(f"cache: {escape(str(stats['path']))}")
     console.print(f"entries: {stats['entries']} · on disk: {stats['bytes_on_disk'] / 1e6:.2f} MB")
     for model, n in stats["per_model"].items():  # type: ignore[union-attr]
         console.print(f"  {n:>8}  {model}")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..planner.library import PlanConfig
@@ -26,7 +27,7 @@ def show_plan(run) -> None:  # noqa: ANN001 - a PlanRun
     t.add_row(fmt(s.mean_reward), fmt(s.mean_confirmed_reward), f"{s.reward_evaluations:g}", f"{s.prior_calls:g}",
               f"{s.llm_calls:g}", f"{s.tokens:g}", f"{s.seconds:g}", str(s.prior_fallbacks))
     console.print(t)
-    console.print(f"library: [bold]{run.library_path}[/]")
+    console.print(f"library: [bold]{escape(str(run.library_path))}[/]")
 
 
 @app.command("plan")
@@ -74,5 +75,5 @@ def plan_cmd(
                    domains=split(domains), limit=limit, per_domain=per_domain, seed=seed, max_tokens=max_tokens,
                    judge_max_tokens=judge_max_tokens, base_url=base_url, concurrency=concurrency, out=out,
                    progress=progress)
-    console.print(f"plan folder: [bold]{run.path}[/]")
+    console.print(f"plan folder: [bold]{escape(str(run.path))}[/]")
     show_plan(run)

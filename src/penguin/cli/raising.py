@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .app import app, raise_app
@@ -37,7 +38,7 @@ def show_raise(run) -> None:  # noqa: ANN001 - a RaiseRun
                       f"{b.mean_questions:.2f} questions on average · routes {b.routes}", highlight=False)
     report = run.path / "report.html"
     if report.exists():
-        console.print(f"report: [bold]{report}[/]")
+        console.print(f"report: [bold]{escape(str(report))}[/]")
 
 
 @raise_app.command("eval")
@@ -92,7 +93,7 @@ def raise_eval_cmd(
                          dataset=dataset, split=split_, domains=split(domains), limit=limit, per_domain=per_domain,
                          seed=seed, max_tokens=max_tokens, judge_max_tokens=judge_max_tokens, base_url=base_url,
                          concurrency=concurrency, out=out, progress=progress, report=report)
-    console.print(f"run folder: [bold]{run.path}[/]")
+    console.print(f"run folder: [bold]{escape(str(run.path))}[/]")
     show_raise(run)
 
 
@@ -130,7 +131,7 @@ def raise_calibrate_cmd(
         mark = " ←" if row.threshold == result.chosen_threshold else ""
         t.add_row(str(row.threshold), f"{row.mean_questions:.2f}{mark}")
     console.print(t)
-    console.print(f"chosen threshold {result.chosen_threshold} (target {target_questions} questions) → {out}")
+    console.print(f"chosen threshold {result.chosen_threshold} (target {target_questions} questions) → {escape(str(out))}")
 
 
 @raise_app.command("gate")
@@ -209,12 +210,12 @@ def chat_cmd(
                 d = await agent.decide(question, turns)
                 if show_trace:
                     for line in d.trace:
-                        err_console.print(f"[dim]· {line}[/]", highlight=False)
+                        err_console.print(f"[dim]· {escape(line)}[/]", highlight=False)
                     if d.examples:
-                        err_console.print(f"[dim]· similar planned queries: {d.examples[:3]}[/]", highlight=False)
+                        err_console.print(f"[dim]· similar planned queries: {escape(str(d.examples[:3]))}[/]", highlight=False)
                 if d.action == "answer":
                     console.print(f"\n[bold]answer[/] [dim](route: {d.route}; stop: {d.stop_reason}; known: "
-                                  f"{', '.join(a.value for a in d.known) or 'nothing'})[/]\n{d.answer}")
+                                  f"{', '.join(a.value for a in d.known) or 'nothing'})[/]\n{escape(d.answer or '')}")
                     return
                 why = "the planner's similar queries" if retriever else "the model's judgement"
                 console.print(f"[bold cyan]asks about {d.attribute.value}[/] [dim](chosen by {why})[/]")  # type: ignore[union-attr]
