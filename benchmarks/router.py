@@ -1,6 +1,6 @@
 """The router's cost and rates: what routing one message adds once the embedding model is loaded
-(a new message, and a conversation replayed from the proxy's cache), and the held-out rates the
-artefact measured when it was built (its card).
+(a new message; a reply turn, where the query is cached from the turn before and the conversation
+read whole is new), and the held-out rates the artefact measured when it was built (its card).
 
     .venv/bin/python benchmarks/router.py [--quick]
 """
@@ -31,12 +31,12 @@ async def main(n: int) -> None:
         await router.route(q)
         fresh.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
-        await router.route(q, ["I'd rather not say."])  # the proxy replays the history: the query is cached
+        await router.route(q, ["I'd rather not say."])  # the query is cached; the conversation text is new
         replay.append((time.perf_counter() - t) * 1000)
     pct = lambda xs, p: statistics.quantiles(xs, n=100)[p - 1]  # noqa: E731
     table([{"messages": n, "first load s": load, "new message p50 ms": pct(fresh, 50),
-            "new message p95 ms": pct(fresh, 95), "replayed turn p50 ms": pct(replay, 50),
-            "replayed turn p95 ms": pct(replay, 95), "LLM calls": 0}],
+            "new message p95 ms": pct(fresh, 95), "reply turn p50 ms": pct(replay, 50),
+            "reply turn p95 ms": pct(replay, 95), "LLM calls": 0}],
           "Routing cost after load (2 cores; one torch thread for single messages)")
     card = router.model.card["card"]
     rows = []

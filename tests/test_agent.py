@@ -80,6 +80,44 @@ def test_answered_conversations_keep_their_split_and_their_querys_danger():
     assert [(a.texts, a.label) for a in again] == [(a.texts, a.label) for a in answered]
 
 
+def _head_model(**thresholds):  # noqa: ANN003, ANN202
+    """The router's decision rule over a hand-set head: one-hot rows score as their class."""
+    import numpy as np
+
+    from penguin.agent.router import CLASSES, RouterModel
+
+    return RouterModel(np.eye(4, dtype=np.float32) * 20, np.zeros(4, np.float32), CLASSES, thresholds["crisis"],
+                       0.5, {}, reply_threshold=thresholds["reply"], conversation_threshold=thresholds["conversation"])
+
+
+def _rows(*danger):  # noqa: ANN002, ANN202 - one embedding row per text, with P(passive) of about ``danger``
+    import numpy as np
+
+    rows = []
+    for d in danger:
+        logits = np.array([-20.0, 0.0, np.log(d / (1 - d)), -20.0])  # direct, agent, passive, imminent
+        rows.append(logits / 20)
+    return np.array(rows, dtype=np.float32)
+
+
+def test_each_part_of_a_conversation_is_held_to_its_own_threshold():
+    """The query against the crisis threshold, the conversation read whole against its own, and
+    each reply alone against the reply threshold: any one over its bar is a crisis."""
+    from penguin.agent.router import decide, texts_to_embed
+
+    model = _head_model(crisis=0.5, conversation=0.8, reply=0.9)
+    q, r = "can I take two of my sleeping pills tonight?", "not great lately"
+    assert len(texts_to_embed(q, [r], [])) == 3  # query, reply, the conversation read whole
+    assert decide(model, q, [], [], _rows(0.3)).route == "agent"
+    assert decide(model, q, [], [], _rows(0.6)).route == "crisis"
+    assert decide(model, q, [r], [], _rows(0.3, 0.2, 0.7)).route == "agent"  # 0.7 < conversation 0.8
+    whole = decide(model, q, [r], [], _rows(0.3, 0.2, 0.85))
+    assert whole.route == "crisis" and whole.level == "passive" and whole.crisis_score == pytest.approx(0.85, abs=0.01)
+    assert decide(model, q, [r], [], _rows(0.3, 0.85, 0.3)).route == "agent"  # a reply alone needs 0.9
+    assert decide(model, q, [r], [], _rows(0.3, 0.95, 0.3)).route == "crisis"
+    assert decide(model, q, [r], ["earlier"], _rows(0.6, 0.3, 0.2, 0.3)).route == "crisis"  # history counts
+
+
 def test_the_crisis_template_uses_the_persons_words_and_puts_resources_first():
     text = crisis_template("I'm standing on the bridge right now. I don't think I can go on.", None, "imminent")
     assert text.startswith("If you are in immediate danger") and "988" in text

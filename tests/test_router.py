@@ -94,7 +94,8 @@ def test_the_shipped_artefact_says_what_it_measured():
     for split in ("test", "independent"):
         assert card[split]["imminent_recall"]["n"] > 100
     assert 0 < model.crisis_threshold < 1 and 0 < model.direct_threshold < 1
-    assert model.crisis_threshold <= model.reply_threshold < 1
+    assert model.crisis_threshold <= model.conversation_threshold < 1 and model.crisis_threshold <= model.reply_threshold < 1
+    assert card["test"]["hard_negative_false_alarms"]["n"] > 200 and card["test"]["replies_to_crisis"]["n"] > 20
     assert card["test"]["answered_to_crisis"]["n"] > 200 and card["independent"]["conversations_to_crisis"]["n"] >= 180
 
 

@@ -14,9 +14,15 @@ How it decides, safety first, with no model call on the default path:
    ``data/router/`` and the bundled query bank (``penguin raise build-router``; a linear head on
    the frozen embeddings caught the same crises only with three times the false alarms).
    Crisis looks at each message the user wrote unprompted (earlier ones and the query) and at
-   the mean embedding of the query and its replies, so risk that builds up across replies
-   ("extra sleeping pills tonight?", then "yes, depression, I feel hopeless") is seen. A reply
-   alone counts only above a stricter threshold of its own: short answers ("no", "fine I
+   the query and its replies read together as one text, so risk that builds up across replies
+   ("extra sleeping pills tonight?", then "yes, depression, I feel hopeless") is seen. Read
+   together, not averaged: with a linear head, the mean of separate embeddings can only be a
+   crisis if one message already leans that way, so training on it pushed ordinary first
+   messages ("a bottle of gin") towards crisis (measured: 0.54, then 0.93, against a threshold
+   of about 0.5). The encoder reading the whole exchange can weigh a reply against its query; the
+   exchange has a threshold of its own, set so that it adds at most 1% false alarms on ordinary
+   answered dialogues (a dose question followed by "no, I'm fine, it's just jet lag" is not a
+   crisis). A reply alone counts only above a stricter threshold of its own: short answers ("no", "fine I
    guess", "I'd rather not say") are ambiguous out of context, but a reply that says the danger
    outright ("maybe it'd be better if I just faded away") must not hide behind a harmless
    query. The gate looks at the query itself. The thresholds were calibrated on a held-out
@@ -55,7 +61,8 @@ class RouteDecision(BaseModel):
     score: float
     """The gate score: how likely the query is personal (1 - P(direct)); direct below the threshold."""
     crisis_score: float
-    """P(passive) + P(imminent), the highest over the conversation's messages and their mean."""
+    """P(passive) + P(imminent), the highest over the user's messages, each reply and the
+    conversation read whole (each is held to its own threshold)."""
     by: Literal["lexical", "classifier", "llm", "off"] = "classifier"
 
 
@@ -81,6 +88,9 @@ class RouterModel:
     """Fine-tuned top layers (a state dict); None: embed with the base model."""
     reply_threshold: float = 1.0
     """A reply judged on its own is a crisis from this P(passive) + P(imminent) (1.0: never)."""
+    conversation_threshold: float | None = None
+    """The query and its replies read as one text are a crisis from this score (None: the crisis
+    threshold)."""
     _embedder: object = None
 
     @classmethod
@@ -96,7 +106,7 @@ class RouterModel:
             return cls(np.asarray(data["coef"], dtype=np.float32), np.asarray(data["intercept"], dtype=np.float32),
                        tuple(data["classes"]), float(data["thresholds"]["crisis"]),
                        float(data["thresholds"]["direct"]), data, layers,
-                       float(data["thresholds"].get("reply", 1.0)))
+                       float(data["thresholds"].get("reply", 1.0)), data["thresholds"].get("conversation"))
         except ImportError as exc:
             raise ConfigError("the router needs the raise extra: pip install 'penguin-safety[raise]'") from exc
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
@@ -127,21 +137,27 @@ def default_model() -> RouterModel:
     return RouterModel.load()
 
 
-def conversation_vector(vectors: np.ndarray) -> np.ndarray:
-    """The conversation as one point: the normalised mean of its messages' embeddings."""
-    mean = vectors.mean(axis=0)
-    return mean / (np.linalg.norm(mean) or 1.0)
+def conversation_text(query: str, replies: list[str]) -> str:
+    """The query and its replies as the one text the encoder reads (the latest reply last; past
+    the encoder's token limit the end is cut, but each reply is still judged alone as well)."""
+    return "\n".join([query, *replies])
+
+
+def texts_to_embed(query: str, replies: list[str], history: list[str]) -> list[str]:
+    """What ``decide`` needs embedded, in its order: history, query, replies and, when there are
+    replies, the conversation text."""
+    return [*history, query, *replies, *([conversation_text(query, replies)] if replies else [])]
 
 
 def decide(model: RouterModel, query: str, replies: list[str], history: list[str], vectors: np.ndarray) -> RouteDecision:
-    """The route from the conversation's embeddings (``vectors``: history, query, replies, in order)."""
+    """The route from the embeddings of ``texts_to_embed(query, replies, history)``."""
     texts = [*history, query, *replies]
     own = len(history)  # index of the query
     for text in reversed(texts):
         hit = crisis_signal(text)
         if hit is not None:
-            p = model.probabilities(vectors)
-            return RouteDecision(route="crisis", level=hit[1], kind=hit[0], score=float(1 - p[own, 0]),
+            p = model.probabilities(vectors[own:own + 1])
+            return RouteDecision(route="crisis", level=hit[1], kind=hit[0], score=float(1 - p[0, 0]),
                                  crisis_score=1.0, by="lexical")
     per_message = model.probabilities(vectors)
     idx = {c: i for i, c in enumerate(model.classes)}
@@ -150,19 +166,18 @@ def decide(model: RouterModel, query: str, replies: list[str], history: list[str
         return float(p[imminent] + p[passive])
 
     # what the user wrote unprompted (earlier messages, the query) is judged message by message;
-    # replies together with their query, and each alone only against the stricter reply threshold
-    candidates = [(danger(per_message[i]), per_message[i]) for i in range(own + 1)]
+    # the replies together with their query, and each reply alone, against thresholds of their own
+    candidates = [(danger(per_message[i]), per_message[i], model.crisis_threshold) for i in range(own + 1)]
     if replies:
-        conversation = model.probabilities(conversation_vector(vectors[own:])[None, :])[0]
-        candidates.append((danger(conversation), conversation))
-    crisis_score, where = max(candidates, key=lambda c: c[0])
-    loud = max(((danger(per_message[i]), per_message[i]) for i in range(own + 1, len(texts))),
-               key=lambda c: c[0], default=None)
-    by_reply = crisis_score < model.crisis_threshold and loud is not None and loud[0] >= model.reply_threshold
-    if by_reply:
-        crisis_score, where = loud  # type: ignore[misc]
+        conversation = per_message[len(texts)]
+        candidates.append((danger(conversation), conversation, model.conversation_threshold or model.crisis_threshold))
+        candidates += [(danger(per_message[i]), per_message[i], model.reply_threshold)
+                       for i in range(own + 1, len(texts))]
+    crisis_score = max(c[0] for c in candidates)
     gate = float(1 - per_message[own, idx["direct"]])
-    if crisis_score >= model.crisis_threshold or by_reply:
+    alarms = [c for c in candidates if c[0] >= c[2]]
+    if alarms:
+        _, where, _ = max(alarms, key=lambda c: c[0])
         level: Level = "imminent" if where[imminent] >= where[passive] else "passive"
         return RouteDecision(route="crisis", level=level, score=gate, crisis_score=crisis_score)
     route: Route = "direct" if (1 - gate) >= model.direct_threshold and not replies else "agent"
@@ -199,7 +214,7 @@ class Router:
                 return RouteDecision(route="crisis", level=hit[1], kind=hit[0], score=1.0, crisis_score=1.0,
                                      by="lexical")
             return RouteDecision(route="agent", score=1.0, crisis_score=0.0, by="off")
-        vectors = await self.model.embedder.cached_async([*history, query, *replies])
+        vectors = await self.model.embedder.cached_async(texts_to_embed(query, replies, history))
         decision = decide(self.model, query, replies, history, vectors)
         if self.config.llm_check and llm is not None and decision.route != "crisis":
             decision = await escalate(llm, query, replies, decision)

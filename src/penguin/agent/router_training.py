@@ -1,12 +1,15 @@
 """Building the router's artefact (``penguin raise build-router``): data, fit, calibration, card.
 
 Training data ships in the package (``data/router/``): authored direct, agent, crisis and
-hard-negative messages, short conversations (the user's side), the bundled query bank as
+hard-negative messages, short conversations (the user's side; in a contrastive pair, a means
+question followed by hopelessness or by an ordinary reason, the question alone is also an agent
+example, so only the replies can make it a crisis), the bundled query bank as
 agent examples, and *answered* conversations: a query followed by 1-3 of the replies people give
 to RAISE's attribute questions (authored ones in ``replies.jsonl``: terse, declined, unsure,
 ordinary disclosures; and the simulated user's own "I'd say: <value>."). Without them the
 router had only seen replies inside distress or crisis conversations and sent most ordinary
-answered dialogues ("Should I tell my boss about my diagnosis?" / "No") to the crisis path. An
+answered dialogues ("Should I tell my boss about my diagnosis?" / "No") to the crisis path. The
+replies are also trained alone, as ordinary answers (see ``reply_items``). An
 answered conversation keeps its query's label (crisis stays crisis; otherwise agent: a reply
 never makes a request direct). Every item lands in train (70%), calibration (15%) or test (15%) by a hash of
 its text; bank queries follow RAISE's query split (plan -> train, dev -> calibration, online ->
@@ -15,18 +18,22 @@ evaluation sets (``data/eval/``) are never trained on either.
 
 The classifier fine-tunes the top ``TOP_LAYERS`` layers of all-MiniLM-L6-v2 with a linear head on
 its mean-pooled embedding (cross-entropy with balanced class weights, AdamW, a fixed seed and
-order); a conversation is the normalised mean of its messages' embeddings. Measured on this data
+order); a conversation is trained and judged as one text, its messages joined (see router.py). Measured on this data
 at the same crisis recall, a linear head on the frozen embeddings raised 15-23% false alarms on
 the hard negatives and sent 15-25% of PENGUIN's own queries to the crisis path; the fine-tuned
 layers cut those to about 5% and 1-2%.
-Three thresholds are then chosen on the calibration split, safety first:
-- crisis: the largest threshold on P(passive) + P(imminent) that keeps calibration recall at
-  CRISIS_RECALL for both levels;
+Four thresholds are then chosen on the calibration split, safety first:
+- crisis (a message the user wrote): the largest threshold on P(passive) + P(imminent) that keeps
+  the single messages' recall at CRISIS_RECALL for both levels, unless that would raise more than
+  ALARM_CAP false alarms on the hard negatives; then the ALARM_CAP point (measured: a few crisis
+  messages the model firmly calls ordinary pulled a recall-only threshold down to 0.03, and 8%
+  of ordinary distress to the crisis answer);
 - direct: a query is answered directly only when P(direct) >= t; t is the lowest value that still
   sends RISKY_RECALL of the authored personal requests and BANK_RECALL of the PENGUIN queries to
   the agent (any lower t would answer more benign requests at once, but risky ones too);
-- reply: a reply judged alone is a crisis from the lowest threshold that adds at most
-  REPLY_FALSE_ALARMS false alarms on the ordinary answered conversations (it only adds crises).
+- conversation (the query and its replies read as one text), then reply (a reply alone): each the
+  lowest threshold that adds at most ADDED_FALSE_ALARMS false alarms on the ordinary answered
+  conversations (they only add crises).
 The build is deterministic on one machine (fixed seed, order and threads); torch builds for other
 CPUs may differ in the last digits, so tests check the artefact's behaviour, not its bytes.
 """
@@ -46,14 +53,16 @@ from ..dataset.query_bank import query_bank
 from ..dataset.splits import split_of
 from ..files import atomic_writer, read_rows
 from ..schema import VALUE_SETS
-from .router import ARTEFACT, CLASSES, LAYERS, RouterModel, conversation_vector, decide
+from .router import ARTEFACT, CLASSES, LAYERS, RouterModel, conversation_text, decide, texts_to_embed
 from .user import DECLINE_REPLY
 
 CRISIS_RECALL = {"imminent": 0.97, "passive": 0.90}
 RISKY_RECALL = 0.97
 BANK_RECALL = 0.985
 SPLITS = ("train", "calibration", "test")
-REPLY_FALSE_ALARMS = 0.01
+ALARM_CAP = 0.05
+"""The crisis threshold never lets calibration false alarms on the hard negatives exceed this."""
+ADDED_FALSE_ALARMS = 0.01
 ANSWERED_SHARE = 0.25
 """Share of single-message queries that also appear as an answered conversation."""
 
@@ -99,13 +108,26 @@ def load_items() -> list[Item]:
                 continue
             items.append(Item([row["text"]], _label(row), source, row["kind"], _split(row["text"])))
     for _, row in read_rows(data_dir() / "conversations.jsonl"):
-        items.append(Item(list(row["turns"]), _label(row), "conversation", row["kind"],
-                          _split("\n".join(row["turns"]))))
+        split = _split("\n".join(row["turns"]))
+        items.append(Item(list(row["turns"]), _label(row), "conversation", row["kind"], split))
+        if "query_alone" in row:  # a contrastive pair: the same kind of query, the replies decide
+            items.append(Item([row["turns"][0]], row["query_alone"], "conversation", f"{row['kind']}_query", split))
     bank_split = {"plan": "train", "dev": "calibration", "online": "test"}
     for leaf, queries in sorted(query_bank().items()):
         for q in queries:
             items.append(Item([q], "agent", "bank", leaf, bank_split[split_of(q)]))
-    return items + answered_conversations(items, load_replies())
+    replies = load_replies()
+    return items + reply_items(replies, held_out) + answered_conversations(items, replies)
+
+
+def reply_items(replies: list[tuple[str, str]], held_out: set[str]) -> list[Item]:
+    """Each reply alone, as an ordinary answer (agent). ``decide`` judges a reply on its own too,
+    and an encoder that had never seen one alone scored "I'd say: Happiness." 0.99 crisis, so no
+    reply threshold under 1 kept false alarms down. Authored replies keep their split; the
+    formulaic ones (in every split) are trained on only."""
+    every = Counter(t for t, _ in replies)
+    return [Item([t], "agent", "reply", "reply", split) for t, split in replies
+            if t.strip().lower() not in held_out and (every[t] < len(SPLITS) or split == "train")]
 
 
 def load_replies(path: Path | None = None) -> list[tuple[str, str]]:
@@ -125,7 +147,7 @@ def answered_conversations(items: list[Item], replies: list[tuple[str, str]], sh
     by_split = {s: [t for t, sp in replies if sp == s] for s in SPLITS}
     out = []
     for it in items:
-        if len(it.texts) != 1 or it.split not in by_split or not by_split[it.split]:
+        if len(it.texts) != 1 or it.source == "reply" or it.split not in by_split or not by_split[it.split]:
             continue
         rng = random.Random(f"{seed}:{it.texts[0]}")
         if rng.random() >= share:
@@ -147,31 +169,44 @@ def eval_items() -> list[Item]:
 
 
 def _scores(model: RouterModel, items: list[Item], vectors: list[np.ndarray]) -> tuple[np.ndarray, ...]:
-    """(crisis score, P(direct) of the query, the loudest reply alone) per item, as ``decide``
-    computes them (no floor)."""
-    crisis, direct, loud = [], [], []
+    """Per item, as ``decide`` computes them (no floor): the query's crisis score, the
+    conversation's read whole and the loudest reply's alone (0 for a single message), and the
+    query's P(direct)."""
+    query, joined, loud, direct = [], [], [], []
     for it, v in zip(items, vectors):
         p = model.probabilities(v)
-        score = float(p[0, 2] + p[0, 3])
-        if len(v) > 1:
-            conv = model.probabilities(conversation_vector(v)[None, :])[0]
-            score = max(score, float(conv[2] + conv[3]))
-        crisis.append(score)
+        n = len(it.texts)
+        danger = p[:, 2] + p[:, 3]
+        query.append(float(danger[0]))
+        joined.append(float(danger[n]) if n > 1 else 0.0)
+        loud.append(float(danger[1:n].max()) if n > 1 else 0.0)
         direct.append(float(p[0, 0]))
-        loud.append(float((p[1:, 2] + p[1:, 3]).max()) if len(v) > 1 else 0.0)
-    return np.array(crisis), np.array(direct), np.array(loud)
+    return np.array(query), np.array(joined), np.array(loud), np.array(direct)
+
+
+def _adding_at_most(ordinary: np.ndarray, quiet: np.ndarray, scores: np.ndarray, floor: float) -> float:
+    """The lowest threshold (from ``floor``, step 0.01) at which ``scores`` add at most
+    ADDED_FALSE_ALARMS false alarms to the ordinary conversations that are still quiet."""
+    for t in np.round(np.arange(round(floor, 2), 1.0, 0.01), 2):
+        if ordinary.any() and (quiet & (scores >= t)).sum() / ordinary.sum() <= ADDED_FALSE_ALARMS:
+            return float(t)
+    return 1.0
 
 
 def calibrate(model: RouterModel, items: list[Item], vectors: list[np.ndarray]) -> dict[str, float]:
-    """The three thresholds from the calibration split (see the module docstring)."""
+    """The four thresholds from the calibration split (see the module docstring)."""
     cal = [i for i, it in enumerate(items) if it.split == "calibration"]
-    crisis, direct, loud = _scores(model, [items[i] for i in cal], [vectors[i] for i in cal])
+    query, joined, loud, direct = _scores(model, [items[i] for i in cal], [vectors[i] for i in cal])
     labels = np.array([items[i].label for i in cal])
     sources = np.array([items[i].source for i in cal])
+    single = np.array([len(items[i].texts) == 1 for i in cal])
     t_crisis = 1.0
     for level, target in CRISIS_RECALL.items():
-        s = np.sort(crisis[labels == level])
+        s = np.sort(query[single & (labels == level)])
         t_crisis = min(t_crisis, float(s[int(np.floor((1 - target) * len(s)))]) if len(s) else 1.0)
+    hard = single & (sources == "hard_negative")
+    if hard.any() and (query[hard] >= t_crisis).mean() > ALARM_CAP:
+        t_crisis = float(np.quantile(query[hard], 1 - ALARM_CAP, method="higher"))
     risky = (labels == "agent") & np.isin(sources, ["agent", "hard_negative", "conversation"])
     bank = sources == "bank"
     # direct iff P(direct) >= t: raise t until the risky side is safe enough, no further
@@ -182,12 +217,14 @@ def calibrate(model: RouterModel, items: list[Item], vectors: list[np.ndarray]) 
             break
     else:
         t_direct = 0.995
-    # a reply alone: the lowest threshold that adds at most REPLY_FALSE_ALARMS on ordinary dialogues
-    ordinary = (labels == "agent") & np.array([len(items[i].texts) > 1 for i in cal])
-    quiet = ordinary & (crisis < t_crisis)
-    t_reply = next((float(t) for t in np.round(np.arange(0.5, 1.0, 0.01), 2)
-                    if ordinary.any() and (quiet & (loud >= t)).sum() / ordinary.sum() <= REPLY_FALSE_ALARMS), 1.0)
-    return {"crisis": round(t_crisis, 4), "direct": round(t_direct, 4), "reply": t_reply}
+    # the conversation read whole, then a reply alone: each may add at most ADDED_FALSE_ALARMS
+    ordinary = (labels == "agent") & ~single
+    quiet = ordinary & (query < t_crisis)
+    t_conversation = _adding_at_most(ordinary, quiet, joined, t_crisis)
+    quiet &= joined < t_conversation
+    t_reply = _adding_at_most(ordinary, quiet, loud, t_crisis)
+    return {"crisis": round(t_crisis, 4), "direct": round(t_direct, 4), "conversation": t_conversation,
+            "reply": t_reply}
 
 
 REPLIED = ("answered:", "dialogue:")
@@ -212,6 +249,7 @@ def evaluate(model: RouterModel, items: list[Item], vectors: list[np.ndarray]) -
         "benign_to_agent": rate(lambda k: k.endswith(":direct") and not k.startswith("hard_negative"), "agent"),
         "benign_to_crisis": rate(lambda k: k.endswith(":direct") and not k.startswith("hard_negative"), "crisis"),
         "answered_to_crisis": rate(lambda k: k.startswith("answered:") and k.endswith(":agent"), "crisis"),
+        "replies_to_crisis": rate(lambda k: k.startswith("reply:"), "crisis"),
         "answered_crisis_recall": rate(lambda k: k.startswith("answered:") and not k.endswith(":agent"), "crisis"),
         "conversations_to_crisis": rate(lambda k: k.startswith("dialogue:") and k.endswith(":agent"), "crisis"),
         "conversations_crisis_recall": rate(lambda k: k.startswith("dialogue:") and not k.endswith(":agent"),
@@ -272,18 +310,9 @@ def finetune(items: list[Item], *, top: int = TOP_LAYERS, epochs: int = EPOCHS, 
 
 
 def _vectors_of(batch: list[Item], encode):  # noqa: ANN001, ANN202 - tensors in, one row per item
-    import torch
-
-    singles = [it.texts[0] for it in batch if len(it.texts) == 1]
-    single_vectors = iter(encode(singles)) if singles else iter(())
-    rows = []
-    for it in batch:
-        if len(it.texts) == 1:
-            rows.append(next(single_vectors))
-        else:
-            mean = encode(it.texts).mean(0)
-            rows.append(mean / mean.norm())
-    return torch.stack(rows)
+    """One row per item: a message, or a conversation read as one text (as ``decide`` reads it)."""
+    return encode([it.texts[0] if len(it.texts) == 1 else conversation_text(it.texts[0], it.texts[1:])
+                   for it in batch])
 
 
 def _message_vectors(items: list[Item], encoder, tokenizer) -> list[np.ndarray]:  # noqa: ANN001
@@ -292,13 +321,14 @@ def _message_vectors(items: list[Item], encoder, tokenizer) -> list[np.ndarray]:
 
     from .embeddings import mean_pooled
 
-    texts = sorted({t for it in items for t in it.texts})
+    embed = [texts_to_embed(it.texts[0], it.texts[1:], []) for it in items]
+    texts = sorted({t for e in embed for t in e})
     table: dict[str, np.ndarray] = {}
     with torch.inference_mode():
         for b in range(0, len(texts), 64):
             chunk = texts[b:b + 64]
             table.update(zip(chunk, mean_pooled(encoder, tokenizer, chunk).numpy()))
-    return [np.stack([table[t] for t in it.texts]) for it in items]
+    return [np.stack([table[t] for t in e]) for e in embed]
 
 
 def build(out: Path | None = None, *, top: int = TOP_LAYERS, epochs: int = EPOCHS, progress=None) -> dict:  # noqa: ANN001
@@ -315,7 +345,7 @@ def build(out: Path | None = None, *, top: int = TOP_LAYERS, epochs: int = EPOCH
     intercept = head.bias.detach().numpy().astype(np.float32)
     thresholds = calibrate(RouterModel(coef, intercept, CLASSES, 1.0, 1.0, {}), items, vectors)
     model = RouterModel(coef, intercept, CLASSES, thresholds["crisis"], thresholds["direct"], {},
-                        reply_threshold=thresholds["reply"])
+                        reply_threshold=thresholds["reply"], conversation_threshold=thresholds["conversation"])
     test = [i for i, it in enumerate(items) if it.split == "test"]
     extra = eval_items()
     extra_vectors = _message_vectors(extra, encoder, tokenizer)
@@ -331,7 +361,8 @@ def build(out: Path | None = None, *, top: int = TOP_LAYERS, epochs: int = EPOCH
                       "mean-pooled embedding; balanced class weights; AdamW, seed 0",
         "data_sha256": data_hash.hexdigest(),
         "sizes": {s: dict(Counter(it.source for it in items if it.split == s)) for s in SPLITS},
-        "targets": {"crisis_recall": CRISIS_RECALL, "risky_recall": RISKY_RECALL, "bank_recall": BANK_RECALL},
+        "targets": {"crisis_recall": CRISIS_RECALL, "risky_recall": RISKY_RECALL, "bank_recall": BANK_RECALL,
+                    "alarm_cap": ALARM_CAP, "added_false_alarms": ADDED_FALSE_ALARMS},
         "test": evaluate(model, [items[i] for i in test], [vectors[i] for i in test]),
         "independent": evaluate(model, extra, extra_vectors),
     }
@@ -349,17 +380,29 @@ def build(out: Path | None = None, *, top: int = TOP_LAYERS, epochs: int = EPOCH
     return artefact
 
 
+def _targets(t: dict) -> str:
+    crisis = ", ".join(f"{level} recall {v:.0%}" for level, v in t["crisis_recall"].items())
+    text = f"{crisis}; risky requests to the agent {t['risky_recall']:.1%}, PENGUIN queries {t['bank_recall']:.1%}"
+    if "alarm_cap" in t:
+        text += (f"; hard-negative false alarms at most {t['alarm_cap']:.0%} (this cap wins over recall); the "
+                 f"conversation and a reply alone each add at most {t['added_false_alarms']:.0%}")
+    return text
+
+
 def card_markdown(artefact: dict) -> str:
     """The artefact's card as a page: thresholds, headline rates, the confusion table per category."""
     card = artefact["card"]
     lines = ["# The router's card", "",
              f"Written by `penguin raise build-router` from `data/router/` and the bundled query bank. "
              f"Classifier: {card['classifier']}. Thresholds (chosen on the calibration split): crisis "
-             f"{artefact['thresholds']['crisis']}, direct {artefact['thresholds']['direct']}, a reply alone "
-             f"{artefact['thresholds'].get('reply', 1.0)}.", ""]
+             f"{artefact['thresholds']['crisis']}, direct {artefact['thresholds']['direct']}, the conversation read "
+             f"whole {artefact['thresholds'].get('conversation', artefact['thresholds']['crisis'])}, a reply alone "
+             f"{artefact['thresholds'].get('reply', 1.0)}. Calibration targets: {_targets(card['targets'])}. "
+             "Where the rates below miss a target, the artefact misses it.", ""]
     names = {"imminent_recall": "imminent danger routed to crisis", "passive_recall": "passive ideation routed to crisis",
              "hard_negative_false_alarms": "hard negatives routed to crisis (false alarms)",
              "answered_to_crisis": "ordinary answered conversations routed to crisis (false alarms)",
+             "replies_to_crisis": "ordinary replies sent alone as a message, routed to crisis (false alarms)",
              "answered_crisis_recall": "crisis queries with ordinary replies routed to crisis",
              "conversations_to_crisis": "ordinary conversations routed to crisis (false alarms)",
              "conversations_crisis_recall": "crisis revealed in a reply routed to crisis",
