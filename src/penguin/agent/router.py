@@ -19,13 +19,13 @@ How it decides, safety first, with no model call on the default path:
    together, not averaged: with a linear head, the mean of separate embeddings can only be a
    crisis if one message already leans that way, so training on it pushed ordinary first
    messages ("a bottle of gin") towards crisis (measured: 0.54, then 0.93, against a threshold
-   of about 0.5). The encoder reading the whole exchange can weigh a reply against its query; the
-   exchange has a threshold of its own, set so that it adds at most 1% false alarms on ordinary
-   answered dialogues (a dose question followed by "no, I'm fine, it's just jet lag" is not a
-   crisis). A reply alone counts only above a stricter threshold of its own: short answers ("no", "fine I
-   guess", "I'd rather not say") are ambiguous out of context, but a reply that says the danger
-   outright ("maybe it'd be better if I just faded away") must not hide behind a harmless
-   query. The gate looks at the query itself. The thresholds were calibrated on a held-out
+   of about 0.5). The encoder reading the whole exchange can weigh a reply against its query;
+   the exchange has a threshold of its own, set so that it adds at most 1% false alarms on
+   ordinary answered dialogues (a dose question followed by "no, I'm fine, it's just jet lag" is
+   not a crisis). A reply alone counts only above a stricter threshold of its own: short answers
+   ("no", "fine I guess", "I'd rather not say") are ambiguous out of context, but a reply that
+   says the danger outright ("maybe it'd be better if I just faded away") must not hide behind a
+   harmless query. The gate looks at the query itself. The thresholds were calibrated on a held-out
    split and are stored in the artefact with its measured rates;
 3. optionally (``llm_check``, for a capable model), one constrained model call that can only make
    the route more careful: direct -> agent, or agent -> crisis. It never relaxes a decision.
@@ -90,8 +90,12 @@ class RouterModel:
     """A reply judged on its own is a crisis from this P(passive) + P(imminent) (1.0: never)."""
     conversation_threshold: float | None = None
     """The query and its replies read as one text are a crisis from this score (None: the crisis
-    threshold)."""
+    threshold, set on creation)."""
     _embedder: object = None
+
+    def __post_init__(self) -> None:
+        if self.conversation_threshold is None:
+            self.conversation_threshold = self.crisis_threshold
 
     @classmethod
     def load(cls, folder: Path | None = None) -> "RouterModel":
@@ -170,7 +174,7 @@ def decide(model: RouterModel, query: str, replies: list[str], history: list[str
     candidates = [(danger(per_message[i]), per_message[i], model.crisis_threshold) for i in range(own + 1)]
     if replies:
         conversation = per_message[len(texts)]
-        candidates.append((danger(conversation), conversation, model.conversation_threshold or model.crisis_threshold))
+        candidates.append((danger(conversation), conversation, model.conversation_threshold))
         candidates += [(danger(per_message[i]), per_message[i], model.reply_threshold)
                        for i in range(own + 1, len(texts))]
     crisis_score = max(c[0] for c in candidates)

@@ -18,7 +18,8 @@ evaluation sets (``data/eval/``) are never trained on either.
 
 The classifier fine-tunes the top ``TOP_LAYERS`` layers of all-MiniLM-L6-v2 with a linear head on
 its mean-pooled embedding (cross-entropy with balanced class weights, AdamW, a fixed seed and
-order); a conversation is trained and judged as one text, its messages joined (see router.py). Measured on this data
+order); a conversation is trained and judged as one text, its messages joined (see router.py).
+Measured on this data
 at the same crisis recall, a linear head on the frozen embeddings raised 15-23% false alarms on
 the hard negatives and sent 15-25% of PENGUIN's own queries to the crisis path; the fine-tuned
 layers cut those to about 5% and 1-2%.
@@ -382,11 +383,9 @@ def build(out: Path | None = None, *, top: int = TOP_LAYERS, epochs: int = EPOCH
 
 def _targets(t: dict) -> str:
     crisis = ", ".join(f"{level} recall {v:.0%}" for level, v in t["crisis_recall"].items())
-    text = f"{crisis}; risky requests to the agent {t['risky_recall']:.1%}, PENGUIN queries {t['bank_recall']:.1%}"
-    if "alarm_cap" in t:
-        text += (f"; hard-negative false alarms at most {t['alarm_cap']:.0%} (this cap wins over recall); the "
-                 f"conversation and a reply alone each add at most {t['added_false_alarms']:.0%}")
-    return text
+    return (f"{crisis}; risky requests to the agent {t['risky_recall']:.1%}, PENGUIN queries {t['bank_recall']:.1%}; "
+            f"hard-negative false alarms at most {t['alarm_cap']:.0%} (this cap wins over recall); the conversation "
+            f"and a reply alone each add at most {t['added_false_alarms']:.0%}")
 
 
 def card_markdown(artefact: dict) -> str:
