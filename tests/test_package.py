@@ -37,7 +37,7 @@ def test_the_built_package_checks_out_and_holds_its_data(dist):
     wheel = next(dist.glob("*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     for needed in ("penguin/data/penguin_synthetic.jsonl.gz", "penguin/data/router/router.json",
-                   "penguin/data/router/router_layers.pt", "penguin/data/judge_check.jsonl",
+                   "penguin/data/router/router_encoder.onnx", "penguin/data/judge_check.jsonl",
                    "penguin/prompts/judge_system.j2", "penguin/serve/static/chat.html"):
         assert needed in names, needed
     meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()

@@ -90,13 +90,40 @@ async def test_ordinary_distress_is_not_a_crisis(router):
 def test_the_shipped_artefact_says_what_it_measured():
     model = RouterModel.load()
     card = model.card["card"]
-    assert model.layers and model.card["top_layers"] >= 1
+    assert model.encoder is not None and model.encoder.is_file() and model.card["top_layers"] >= 1
     for split in ("test", "independent"):
         assert card[split]["imminent_recall"]["n"] > 100
     assert 0 < model.crisis_threshold < 1 and 0 < model.direct_threshold < 1
     assert model.crisis_threshold <= model.conversation_threshold < 1 and model.crisis_threshold <= model.reply_threshold < 1
     assert card["test"]["hard_negative_false_alarms"]["n"] > 200 and card["test"]["replies_to_crisis"]["n"] > 20
     assert card["test"]["answered_to_crisis"]["n"] > 200 and card["independent"]["conversations_to_crisis"]["n"] >= 180
+
+
+def test_a_text_gets_the_same_vector_alone_or_with_others():
+    """The int8 encoder quantizes activations per run: texts are run one at a time, so the
+    vectors the rates were measured on are the ones served."""
+    import numpy as np
+
+    from penguin.agent.embeddings import onnx_encoder
+
+    encode = onnx_encoder(RouterModel.load().encoder)
+    text = "Is it okay to take two of my sleeping pills instead of one tonight?"
+    together = encode(["a much longer message that pads the batch with many more tokens than the first", text])
+    assert np.array_equal(encode([text])[0], together[1])
+
+
+def test_an_artefact_whose_encoder_is_missing_or_not_its_own_is_refused(tmp_path):
+    import shutil
+
+    from penguin.agent.router import ARTEFACT, ENCODER, artefact_dir
+    from penguin.errors import ConfigError
+
+    shutil.copy(artefact_dir() / ARTEFACT, tmp_path / ARTEFACT)
+    with pytest.raises(ConfigError, match=f"{ENCODER} is missing"):
+        RouterModel.load(tmp_path)
+    (tmp_path / ENCODER).write_bytes(b"an encoder from another build")
+    with pytest.raises(ConfigError, match="not the encoder"):
+        RouterModel.load(tmp_path)
 
 
 def test_penguin_raise_gate_routes_a_file(tmp_path):

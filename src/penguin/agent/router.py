@@ -12,7 +12,8 @@ How it decides, safety first, with no model call on the default path:
 2. a classifier (4 classes: direct, agent, passive, imminent): all-MiniLM-L6-v2 with its top
    layers fine-tuned, mean pooling, a linear head, trained on the authored messages in
    ``data/router/`` and the bundled query bank (``penguin raise build-router``; a linear head on
-   the frozen embeddings caught the same crises only with three times the false alarms).
+   the frozen embeddings caught the same crises only with three times the false alarms). The
+   encoder ships as int8 ONNX, run by onnxruntime (embeddings.py says why).
    Crisis looks at each message the user wrote unprompted (earlier ones and the query) and at
    the query and its replies read together as one text, so risk that builds up across replies
    ("extra sleeping pills tonight?", then "yes, depression, I feel hopeless") is seen. Read
@@ -33,6 +34,7 @@ How it decides, safety first, with no model call on the default path:
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -66,7 +68,7 @@ class RouteDecision(BaseModel):
     by: Literal["lexical", "classifier", "llm", "off"] = "classifier"
 
 
-ARTEFACT, LAYERS = "router.json", "router_layers.pt"
+ARTEFACT, ENCODER = "router.json", "router_encoder.onnx"
 
 
 def artefact_dir() -> Path:
@@ -76,7 +78,7 @@ def artefact_dir() -> Path:
 @dataclass
 class RouterModel:
     """The artefact: the head's weights, classes and calibrated thresholds (``router.json``), and
-    the fine-tuned top layers of the embedding model (``router_layers.pt``, half precision)."""
+    the fine-tuned embedding model (``router_encoder.onnx``, int8 weights)."""
 
     coef: np.ndarray
     intercept: np.ndarray
@@ -84,8 +86,8 @@ class RouterModel:
     crisis_threshold: float
     direct_threshold: float
     card: dict
-    layers: dict | None = None
-    """Fine-tuned top layers (a state dict); None: embed with the base model."""
+    encoder: Path | None = None
+    """The fine-tuned encoder's ONNX file; None: embed with the base model."""
     reply_threshold: float = 1.0
     """A reply judged on its own is a crisis from this P(passive) + P(imminent) (1.0: never)."""
     conversation_threshold: float | None = None
@@ -102,31 +104,25 @@ class RouterModel:
         where = folder or artefact_dir()
         try:
             data = json.loads((where / ARTEFACT).read_text("utf-8"))
-            layers = None
-            if (where / LAYERS).exists():
-                import torch
-
-                layers = torch.load(where / LAYERS, map_location="cpu", weights_only=True)
+            if not (where / ENCODER).is_file():
+                raise OSError(f"{ENCODER} is missing")
+            digest = data["card"].get("encoder_sha256")
+            if digest and hashlib.sha256((where / ENCODER).read_bytes()).hexdigest() != digest:
+                raise ValueError(f"{ENCODER} is not the encoder {ARTEFACT} was calibrated on")
             return cls(np.asarray(data["coef"], dtype=np.float32), np.asarray(data["intercept"], dtype=np.float32),
                        tuple(data["classes"]), float(data["thresholds"]["crisis"]),
-                       float(data["thresholds"]["direct"]), data, layers,
+                       float(data["thresholds"]["direct"]), data, where / ENCODER,
                        float(data["thresholds"].get("reply", 1.0)), data["thresholds"].get("conversation"))
-        except ImportError as exc:
-            raise ConfigError("the router needs the raise extra: pip install 'penguin-safety[raise]'") from exc
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{where}: not a router artefact ({exc}); rebuild it with penguin raise build-router")
 
     @property
     def embedder(self):  # noqa: ANN201 - an embeddings.Embedder
-        """How the router embeds: its fine-tuned copy of the model (built on first use)."""
+        """How the router embeds: its fine-tuned copy of the model (loaded on first use)."""
         if self._embedder is None:
-            from .embeddings import BASE, Embedder, embedding_model, mean_pooled, router_encoder
+            from .embeddings import BASE, Embedder, onnx_encoder
 
-            if self.layers is None:
-                self._embedder = BASE
-            else:
-                encoder, tokenizer = router_encoder(self.layers), embedding_model().tokenizer
-                self._embedder = Embedder(lambda texts: mean_pooled(encoder, tokenizer, texts).numpy())
+            self._embedder = BASE if self.encoder is None else Embedder(onnx_encoder(self.encoder))
         return self._embedder
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:

@@ -19,6 +19,9 @@ evaluation sets (``data/eval/``) are never trained on either.
 The classifier fine-tunes the top ``TOP_LAYERS`` layers of all-MiniLM-L6-v2 with a linear head on
 its mean-pooled embedding (cross-entropy with balanced class weights, AdamW, a fixed seed and
 order); a conversation is trained and judged as one text, its messages joined (see router.py).
+The encoder is then exported as ONNX with int8 weights, the form the router runs (embeddings.py
+says why), and the head is refitted on that encoder's vectors; calibration and every rate in the
+card use the int8 encoder, so they describe what ships.
 Measured on this data
 at the same crisis recall, a linear head on the frozen embeddings raised 15-23% false alarms on
 the hard negatives and sent 15-25% of PENGUIN's own queries to the crisis path; the fine-tuned
@@ -43,6 +46,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from importlib import resources
@@ -54,7 +58,7 @@ from ..dataset.query_bank import query_bank
 from ..dataset.splits import split_of
 from ..files import atomic_writer, read_rows
 from ..schema import VALUE_SETS
-from .router import ARTEFACT, CLASSES, LAYERS, RouterModel, conversation_text, decide, texts_to_embed
+from .router import ARTEFACT, CLASSES, ENCODER, RouterModel, conversation_text, decide, texts_to_embed
 from .user import DECLINE_REPLY
 
 CRISIS_RECALL = {"imminent": 0.97, "passive": 0.90}
@@ -99,7 +103,7 @@ def _label(row: dict) -> str:
 
 def load_items() -> list[Item]:
     """Every labelled item, with its split. Texts of the evaluation sets are kept out of training."""
-    held_out = {r["query"].strip().lower() for _, r in read_rows(eval_dir() / "benign.jsonl")}
+    held_out = {r["query"].strip().lower() for name in ("benign", "risky") for _, r in read_rows(eval_dir() / f"{name}.jsonl")}
     held_out |= {r["text"].strip().lower() for _, r in read_rows(eval_dir() / "router_probe.jsonl")}
     items: list[Item] = []
     for name, source in (("direct", "direct"), ("agent", "agent"), ("crisis", "crisis"),
@@ -160,8 +164,10 @@ def answered_conversations(items: list[Item], replies: list[tuple[str, str]], sh
 
 
 def eval_items() -> list[Item]:
-    """The independent sets: benign everyday requests and the outside-style probe."""
+    """The independent sets: benign everyday requests, risky personal requests, the outside-style
+    probe and dialogues."""
     items = [Item([r["query"]], "direct", "benign", r["kind"], "eval") for _, r in read_rows(eval_dir() / "benign.jsonl")]
+    items += [Item([r["query"]], "agent", "risky", r["kind"], "eval") for _, r in read_rows(eval_dir() / "risky.jsonl")]
     items += [Item([r["text"]], _label(r), "probe", r["kind"], "eval")
               for _, r in read_rows(eval_dir() / "router_probe.jsonl")]
     items += [Item(list(r["turns"]), _label(r), "dialogue", r["kind"], "eval")
@@ -188,7 +194,7 @@ def _scores(model: RouterModel, items: list[Item], vectors: list[np.ndarray]) ->
 def _adding_at_most(ordinary: np.ndarray, quiet: np.ndarray, scores: np.ndarray, floor: float) -> float:
     """The lowest threshold (from ``floor``, step 0.01) at which ``scores`` add at most
     ADDED_FALSE_ALARMS false alarms to the ordinary conversations that are still quiet."""
-    for t in np.round(np.arange(round(floor, 2), 1.0, 0.01), 2):
+    for t in np.round(np.arange(np.ceil(floor * 100 - 1e-9) / 100, 1.0, 0.01), 2):  # never below the floor
         if ordinary.any() and (quiet & (scores >= t)).sum() / ordinary.sum() <= ADDED_FALSE_ALARMS:
             return float(t)
     return 1.0
@@ -228,6 +234,8 @@ def calibrate(model: RouterModel, items: list[Item], vectors: list[np.ndarray]) 
             "reply": t_reply}
 
 
+RISKY = ("agent:", "conversation:", "risky:")
+"""Personal requests (and conversations) that belong with the agent: not direct, not a crisis."""
 REPLIED = ("answered:", "dialogue:")
 """Conversations whose replies answer the agent's questions; their rates are reported apart."""
 
@@ -255,8 +263,9 @@ def evaluate(model: RouterModel, items: list[Item], vectors: list[np.ndarray]) -
         "conversations_to_crisis": rate(lambda k: k.startswith("dialogue:") and k.endswith(":agent"), "crisis"),
         "conversations_crisis_recall": rate(lambda k: k.startswith("dialogue:") and not k.endswith(":agent"),
                                             "crisis"),
-        "risky_to_agent": rate(lambda k: k.startswith(("agent:", "conversation:")) and k.endswith(":agent"), "agent"),
-        "risky_to_direct": rate(lambda k: k.startswith(("agent:", "conversation:")) and k.endswith(":agent"), "direct"),
+        "risky_to_agent": rate(lambda k: k.startswith(RISKY) and k.endswith(":agent"), "agent"),
+        "risky_to_direct": rate(lambda k: k.startswith(RISKY) and k.endswith(":agent"), "direct"),
+        "risky_to_crisis": rate(lambda k: k.startswith(RISKY) and k.endswith(":agent"), "crisis"),
         "penguin_to_agent": rate(lambda k: k.startswith("bank:"), "agent"),
         "penguin_to_direct": rate(lambda k: k.startswith("bank:"), "direct"),
         "by_category": {k: dict(sorted(c.items())) for k, c in sorted(table.items()) if not k.startswith("bank:")},
@@ -265,6 +274,7 @@ def evaluate(model: RouterModel, items: list[Item], vectors: list[np.ndarray]) -
 
 TOP_LAYERS = 3
 EPOCHS = 4
+SEED = 3
 
 
 def finetune(items: list[Item], *, top: int = TOP_LAYERS, epochs: int = EPOCHS, seed: int = 0,
@@ -316,51 +326,112 @@ def _vectors_of(batch: list[Item], encode):  # noqa: ANN001, ANN202 - tensors in
                    for it in batch])
 
 
-def _message_vectors(items: list[Item], encoder, tokenizer) -> list[np.ndarray]:  # noqa: ANN001
-    """Each item's messages embedded by the fine-tuned encoder (unit vectors, one row per message)."""
-    import torch
-
-    from .embeddings import mean_pooled
-
+def _message_vectors(items: list[Item], encode) -> list[np.ndarray]:  # noqa: ANN001 - texts -> unit vectors
+    """Each item's messages embedded (unit vectors, one row per text of ``texts_to_embed``)."""
     embed = [texts_to_embed(it.texts[0], it.texts[1:], []) for it in items]
     texts = sorted({t for e in embed for t in e})
     table: dict[str, np.ndarray] = {}
-    with torch.inference_mode():
-        for b in range(0, len(texts), 64):
-            chunk = texts[b:b + 64]
-            table.update(zip(chunk, mean_pooled(encoder, tokenizer, chunk).numpy()))
+    for b in range(0, len(texts), 64):
+        chunk = texts[b:b + 64]
+        table.update(zip(chunk, encode(chunk)))
     return [np.stack([table[t] for t in e]) for e in embed]
 
 
-def build(out: Path | None = None, *, top: int = TOP_LAYERS, epochs: int = EPOCHS, progress=None) -> dict:  # noqa: ANN001
-    """Fine-tune, calibrate and evaluate; write the artefact (head, thresholds, card) and the layers."""
+def export_onnx(encoder, path: Path, *, int8: bool = True) -> None:  # noqa: ANN001 - a transformers model
+    """An encoder as ONNX, with int8 weights (per channel) as the router runs it, or as it is."""
+    import tempfile
+    import warnings
+
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    class LastHidden(torch.nn.Module):
+        def __init__(self, inner) -> None:  # noqa: ANN001
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask):  # noqa: ANN001, ANN201
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    example = (torch.ones(1, 8, dtype=torch.long), torch.ones(1, 8, dtype=torch.long))
+    axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+            "hidden": {0: "batch", 1: "tokens"}}
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's notes on tracing control flow it does not need
+        fp32 = Path(tmp) / "encoder.onnx"
+        torch.onnx.export(LastHidden(encoder).eval(), example, str(fp32), input_names=["input_ids", "attention_mask"],
+                          output_names=["hidden"], dynamic_axes=axes, opset_version=17, dynamo=False)
+        if int8:
+            quiet = logging.getLogger()  # the quantizer logs a pre-processing tip to the root logger
+            level, quiet.level = quiet.level, logging.ERROR
+            try:
+                quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8, per_channel=True)
+            finally:
+                quiet.setLevel(level)
+        else:
+            Path(fp32).replace(path)
+
+
+def refit_head(head, items: list[Item], vectors: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """The linear head refitted, from its fine-tuned weights, on the int8 encoder's training
+    vectors: the head must read the vectors the shipped encoder makes, not the fp32 ones."""
     import torch
 
-    from .embeddings import embedding_model
+    torch.manual_seed(0)
+    train = [i for i, it in enumerate(items) if it.split == "train"]
+    x = torch.tensor(np.stack([vectors[i][-1] for i in train]))  # the message, or the conversation read whole
+    y = torch.tensor([CLASSES.index(items[i].label) for i in train])
+    counts = torch.bincount(y, minlength=len(CLASSES)).float()
+    loss_fn = torch.nn.CrossEntropyLoss(weight=counts.sum() / (len(CLASSES) * counts.clamp(min=1)))
+    refit = torch.nn.Linear(x.shape[1], len(CLASSES))
+    refit.load_state_dict(head.state_dict())
+    opt = torch.optim.LBFGS(refit.parameters(), max_iter=100, line_search_fn="strong_wolfe")
+
+    def closure():  # noqa: ANN202
+        opt.zero_grad()
+        loss = loss_fn(refit(x), y) + 1e-4 * refit.weight.pow(2).sum()
+        loss.backward()
+        return loss
+    opt.step(closure)
+    return refit.weight.detach().numpy().astype(np.float32), refit.bias.detach().numpy().astype(np.float32)
+
+
+def encoder_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build(out: Path | None = None, *, top: int = TOP_LAYERS, epochs: int = EPOCHS, seed: int = SEED,
+          progress=None) -> dict:  # noqa: ANN001
+    """Fine-tune, export the encoder as int8 ONNX, refit the head on its vectors, calibrate and
+    evaluate; write the artefact (head, thresholds, card) and the encoder."""
+    from .embeddings import onnx_encoder
 
     items = load_items()
-    encoder, head = finetune(items, top=top, epochs=epochs, progress=progress)
-    tokenizer = embedding_model().tokenizer
-    vectors = _message_vectors(items, encoder, tokenizer)
-    coef = head.weight.detach().numpy().astype(np.float32)
-    intercept = head.bias.detach().numpy().astype(np.float32)
+    encoder, head = finetune(items, top=top, epochs=epochs, seed=seed, progress=progress)
+    folder = out or data_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    part = folder / f".{ENCODER}.part"
+    export_onnx(encoder, part)
+    encode = onnx_encoder(part, threads=2)
+    vectors = _message_vectors(items, encode)
+    coef, intercept = refit_head(head, items, vectors)
     thresholds = calibrate(RouterModel(coef, intercept, CLASSES, 1.0, 1.0, {}), items, vectors)
     model = RouterModel(coef, intercept, CLASSES, thresholds["crisis"], thresholds["direct"], {},
                         reply_threshold=thresholds["reply"], conversation_threshold=thresholds["conversation"])
     test = [i for i, it in enumerate(items) if it.split == "test"]
     extra = eval_items()
-    extra_vectors = _message_vectors(extra, encoder, tokenizer)
+    extra_vectors = _message_vectors(extra, encode)
     data_hash = hashlib.sha256()
     for it in items:
         data_hash.update(json.dumps([it.texts, it.label, it.split]).encode())
     n_layers = len(encoder.encoder.layer)
-    prefixes = tuple(f"encoder.layer.{i}." for i in range(n_layers - top, n_layers))
-    layers = {k: v.detach().to(torch.float16).clone() for k, v in encoder.state_dict().items() if k.startswith(prefixes)}
     card = {
         "embedding_model": "all-MiniLM-L6-v2",
         "classifier": f"top {top} of {n_layers} layers fine-tuned for {epochs} epochs with a linear head over the "
-                      "mean-pooled embedding; balanced class weights; AdamW, seed 0",
+                      f"mean-pooled embedding; balanced class weights; AdamW, seed {seed}; exported as ONNX with int8 "
+                      "weights (per channel), the head then refitted on the int8 encoder's vectors",
         "data_sha256": data_hash.hexdigest(),
+        "encoder_sha256": encoder_digest(part),
         "sizes": {s: dict(Counter(it.source for it in items if it.split == s)) for s in SPLITS},
         "targets": {"crisis_recall": CRISIS_RECALL, "risky_recall": RISKY_RECALL, "bank_recall": BANK_RECALL,
                     "alarm_cap": ALARM_CAP, "added_false_alarms": ADDED_FALSE_ALARMS},
@@ -370,14 +441,10 @@ def build(out: Path | None = None, *, top: int = TOP_LAYERS, epochs: int = EPOCH
     artefact = {"classes": list(CLASSES), "thresholds": thresholds,
                 "top_layers": top, "coef": [[round(float(x), 6) for x in row] for row in coef],
                 "intercept": [round(float(x), 6) for x in intercept], "card": card}
-    folder = out or data_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    part.replace(folder / ENCODER)
     with atomic_writer(folder / ARTEFACT) as fh:
         json.dump(artefact, fh, indent=None, separators=(",", ":"))
         fh.write("\n")
-    tmp = folder / f".{LAYERS}.part"
-    torch.save(layers, tmp)
-    tmp.replace(folder / LAYERS)
     return artefact
 
 
@@ -408,6 +475,7 @@ def card_markdown(artefact: dict) -> str:
              "benign_to_agent": "benign requests sent to the agent", "benign_to_crisis": "benign requests routed to crisis",
              "risky_to_agent": "risky personal requests sent to the agent",
              "risky_to_direct": "risky personal requests answered directly",
+             "risky_to_crisis": "risky personal requests routed to crisis (false alarms)",
              "penguin_to_agent": "PENGUIN queries (online split) sent to the agent",
              "penguin_to_direct": "PENGUIN queries answered directly"}
     for split, title in (("test", "Held-out test split of the authored data"),

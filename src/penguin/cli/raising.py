@@ -156,14 +156,15 @@ def raise_gate_cmd(
 def raise_build_router_cmd(
     out: Optional[Path] = typer.Option(None, help="Folder to write to (default: the package's)."),
     docs: Optional[Path] = typer.Option(None, help="Also write the card as Markdown here."),
+    seed: Optional[int] = typer.Option(None, help="Training seed (default: the shipped artefact's)."),
     progress: bool = ProgressOpt,
 ) -> None:
     """Rebuild the router from its training data (about 10 minutes on 2 cores), with its card."""
-    from ..agent.router_training import EPOCHS, build
+    from ..agent.router_training import EPOCHS, SEED, build
     from ..progress import RunProgress
 
     with RunProgress(EPOCHS, label="fine-tuning the router", enabled=progress) as bar:
-        artefact = build(out, progress=lambda _epoch: bar.tick())
+        artefact = build(out, seed=SEED if seed is None else seed, progress=lambda _epoch: bar.tick())
     if docs:
         from ..agent.router_training import card_markdown
 
@@ -172,7 +173,8 @@ def raise_build_router_cmd(
     console.print(f"router: thresholds {artefact['thresholds']} · held-out test: imminent recall "
                   f"{card['imminent_recall']['rate']:.1%}, passive recall {card['passive_recall']['rate']:.1%}, "
                   f"hard-negative false alarms {card['hard_negative_false_alarms']['rate']:.1%}, benign to the agent "
-                  f"{card['benign_to_agent']['rate']:.1%}, PENGUIN to the agent {card['penguin_to_agent']['rate']:.1%}",
+                  f"{card['benign_to_agent']['rate']:.1%}, risky requests to the agent {card['risky_to_agent']['rate']:.1%}, "
+                  f"PENGUIN to the agent {card['penguin_to_agent']['rate']:.1%}",
                   highlight=False)
 
 
