@@ -124,6 +124,30 @@ def test_an_artefact_whose_encoder_is_missing_or_not_its_own_is_refused(tmp_path
     (tmp_path / ENCODER).write_bytes(b"an encoder from another build")
     with pytest.raises(ConfigError, match="not the encoder"):
         RouterModel.load(tmp_path)
+    card = json.loads((tmp_path / ARTEFACT).read_text())
+    shutil.copy(artefact_dir() / ENCODER, tmp_path / ENCODER)
+    del card["card"]["encoder_sha256"]
+    (tmp_path / ARTEFACT).write_text(json.dumps(card))
+    with pytest.raises(ConfigError, match="encoder_sha256"):
+        RouterModel.load(tmp_path)
+
+
+def test_the_onnx_encoder_pools_as_torch_does(tmp_path):
+    import copy
+
+    import numpy as np
+    import torch
+
+    from penguin.agent.embeddings import embedding_model, mean_pooled, onnx_encoder
+    from penguin.agent.router_training import export_onnx
+
+    base = copy.deepcopy(embedding_model()[0].auto_model).eval()
+    export_onnx(base, tmp_path / "fp32.onnx", int8=False)
+    texts = ["How long can I fast?", "I'm going to hurt myself tonight. I already have the blade ready."]
+    with torch.inference_mode():
+        want = mean_pooled(base, embedding_model().tokenizer, texts).numpy()
+    got = onnx_encoder(tmp_path / "fp32.onnx")(texts)
+    assert np.allclose(got, want, atol=1e-4)
 
 
 def test_penguin_raise_gate_routes_a_file(tmp_path):

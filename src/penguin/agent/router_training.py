@@ -39,7 +39,9 @@ Four thresholds are then chosen on the calibration split, safety first:
   lowest threshold that adds at most ADDED_FALSE_ALARMS false alarms on the ordinary answered
   conversations (they only add crises).
 The build is deterministic on one machine (fixed seed, order and threads); torch builds for other
-CPUs may differ in the last digits, so tests check the artefact's behaviour, not its bytes.
+CPUs may differ in the last digits, so tests check the artefact's behaviour, not its bytes. The int8
+maths may differ more on x86 CPUs without VNNI (onnxruntime's u8s8 kernels can saturate there);
+the shipped rates were measured on a CPU with VNNI.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ import numpy as np
 
 from ..dataset.query_bank import query_bank
 from ..dataset.splits import split_of
-from ..files import atomic_writer, read_rows
+from ..files import read_rows
 from ..schema import VALUE_SETS
 from .router import ARTEFACT, CLASSES, ENCODER, RouterModel, conversation_text, decide, texts_to_embed
 from .user import DECLINE_REPLY
@@ -277,7 +279,7 @@ EPOCHS = 4
 SEED = 3
 
 
-def finetune(items: list[Item], *, top: int = TOP_LAYERS, epochs: int = EPOCHS, seed: int = 0,
+def finetune(items: list[Item], *, top: int = TOP_LAYERS, epochs: int = EPOCHS, seed: int = SEED,
              progress=None):  # noqa: ANN001, ANN201 - a callback; (encoder, head)
     """Fine-tune the top ``top`` layers and a linear head on the training split."""
     import copy
@@ -330,15 +332,13 @@ def _message_vectors(items: list[Item], encode) -> list[np.ndarray]:  # noqa: AN
     """Each item's messages embedded (unit vectors, one row per text of ``texts_to_embed``)."""
     embed = [texts_to_embed(it.texts[0], it.texts[1:], []) for it in items]
     texts = sorted({t for e in embed for t in e})
-    table: dict[str, np.ndarray] = {}
-    for b in range(0, len(texts), 64):
-        chunk = texts[b:b + 64]
-        table.update(zip(chunk, encode(chunk)))
+    table = dict(zip(texts, encode(texts)))
     return [np.stack([table[t] for t in e]) for e in embed]
 
 
 def export_onnx(encoder, path: Path, *, int8: bool = True) -> None:  # noqa: ANN001 - a transformers model
     """An encoder as ONNX, with int8 weights (per channel) as the router runs it, or as it is."""
+    import shutil
     import tempfile
     import warnings
 
@@ -357,19 +357,22 @@ def export_onnx(encoder, path: Path, *, int8: bool = True) -> None:  # noqa: ANN
     axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
             "hidden": {0: "batch", 1: "tokens"}}
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the exporter's notes on tracing control flow it does not need
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # notes on control flow it does not need
+        warnings.filterwarnings("ignore", module=r"torch\.onnx")  # the legacy exporter's own notices
+        warnings.filterwarnings("ignore", message="You are using the legacy TorchScript", category=DeprecationWarning)
         fp32 = Path(tmp) / "encoder.onnx"
         torch.onnx.export(LastHidden(encoder).eval(), example, str(fp32), input_names=["input_ids", "attention_mask"],
                           output_names=["hidden"], dynamic_axes=axes, opset_version=17, dynamo=False)
         if int8:
             quiet = logging.getLogger()  # the quantizer logs a pre-processing tip to the root logger
-            level, quiet.level = quiet.level, logging.ERROR
+            level = quiet.level
+            quiet.setLevel(logging.ERROR)
             try:
                 quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8, per_channel=True)
             finally:
                 quiet.setLevel(level)
         else:
-            Path(fp32).replace(path)
+            shutil.move(fp32, path)
 
 
 def refit_head(head, items: list[Item], vectors: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
@@ -377,7 +380,6 @@ def refit_head(head, items: list[Item], vectors: list[np.ndarray]) -> tuple[np.n
     vectors: the head must read the vectors the shipped encoder makes, not the fp32 ones."""
     import torch
 
-    torch.manual_seed(0)
     train = [i for i, it in enumerate(items) if it.split == "train"]
     x = torch.tensor(np.stack([vectors[i][-1] for i in train]))  # the message, or the conversation read whole
     y = torch.tensor([CLASSES.index(items[i].label) for i in train])
@@ -404,13 +406,25 @@ def build(out: Path | None = None, *, top: int = TOP_LAYERS, epochs: int = EPOCH
           progress=None) -> dict:  # noqa: ANN001
     """Fine-tune, export the encoder as int8 ONNX, refit the head on its vectors, calibrate and
     evaluate; write the artefact (head, thresholds, card) and the encoder."""
-    from .embeddings import onnx_encoder
-
     items = load_items()
     encoder, head = finetune(items, top=top, epochs=epochs, seed=seed, progress=progress)
     folder = out or data_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    part = folder / f".{ENCODER}.part"
+    part, card_part = folder / f".{ENCODER}.part", folder / f".{ARTEFACT}.part"
+    try:
+        return _calibrated(items, encoder, head, folder, part, card_part, top=top, epochs=epochs, seed=seed)
+    finally:
+        part.unlink(missing_ok=True)
+        card_part.unlink(missing_ok=True)
+
+
+def _calibrated(items: list[Item], encoder, head, folder: Path, part: Path, card_part: Path, *, top: int,  # noqa: ANN001
+                epochs: int, seed: int) -> dict:
+    """``build`` after fine-tuning: export, refit, calibrate, evaluate, then put both files in place
+    (the card written first, the encoder swapped in, the card last: a crash leaves the old pair,
+    or an encoder the old card's hash refuses)."""
+    from .embeddings import onnx_encoder
+
     export_onnx(encoder, part)
     encode = onnx_encoder(part, threads=2)
     vectors = _message_vectors(items, encode)
@@ -441,10 +455,9 @@ def build(out: Path | None = None, *, top: int = TOP_LAYERS, epochs: int = EPOCH
     artefact = {"classes": list(CLASSES), "thresholds": thresholds,
                 "top_layers": top, "coef": [[round(float(x), 6) for x in row] for row in coef],
                 "intercept": [round(float(x), 6) for x in intercept], "card": card}
+    card_part.write_text(json.dumps(artefact, indent=None, separators=(",", ":")) + "\n", "utf-8")
     part.replace(folder / ENCODER)
-    with atomic_writer(folder / ARTEFACT) as fh:
-        json.dump(artefact, fh, indent=None, separators=(",", ":"))
-        fh.write("\n")
+    card_part.replace(folder / ARTEFACT)
     return artefact
 
 

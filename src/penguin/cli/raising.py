@@ -156,7 +156,7 @@ def raise_gate_cmd(
 def raise_build_router_cmd(
     out: Optional[Path] = typer.Option(None, help="Folder to write to (default: the package's)."),
     docs: Optional[Path] = typer.Option(None, help="Also write the card as Markdown here."),
-    seed: Optional[int] = typer.Option(None, help="Training seed (default: the shipped artefact's)."),
+    seed: Optional[int] = typer.Option(None, help="Training seed (default: the one the shipped router was built with)."),
     progress: bool = ProgressOpt,
 ) -> None:
     """Rebuild the router from its training data (about 10 minutes on 2 cores), with its card."""

@@ -97,8 +97,8 @@ def build(settings: ServeSettings) -> "FastAPI":
         from ..agent.embeddings import embed_cached
         from ..agent.router import default_model
 
-        default_model()
-        embed_cached(["warm up"])
+        default_model().embedder.cached(["warm up"])  # the router's encoder session
+        embed_cached(["warm up"])  # the base model, which the retriever uses
     keys = keys_for(settings)
     app = create_app(model, settings.agent, retriever=retriever, keys=keys, limits=settings.limits,
                      cors_origins=settings.cors_origins, allowed_hosts=settings.allowed_hosts,

@@ -1,0 +1,25 @@
+"""The router's build-side rules that need no model: calibration steps, held-out sets kept out
+of training."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from penguin.agent import router_training as rt
+from penguin.files import read_rows
+
+
+def test_a_threshold_added_on_top_never_starts_below_its_floor():
+    ordinary = np.ones(200, dtype=bool)
+    quiet = ordinary.copy()
+    scores = np.zeros(200)
+    # nothing scores high: the lowest allowed step is taken, and it is at or above the floor
+    assert rt._adding_at_most(ordinary, quiet, scores, 0.5549) == 0.56
+    assert rt._adding_at_most(ordinary, quiet, scores, 0.56) == 0.56
+
+
+def test_the_independent_sets_are_never_trained_on():
+    trained = {t.strip().lower() for it in rt.load_items() for t in it.texts}
+    for name, field in (("risky", "query"), ("benign", "query"), ("router_probe", "text")):
+        texts = {r[field].strip().lower() for _, r in read_rows(rt.eval_dir() / f"{name}.jsonl")}
+        assert texts and not texts & trained, name
