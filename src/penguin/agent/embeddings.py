@@ -6,9 +6,9 @@ as it is, in torch. The router embeds with a copy fine-tuned for routing (router
 exported to ONNX with int8 weights and run by onnxruntime (``onnx_encoder``), by the same mean
 pooling. Why not torch: the router runs on every message, and one message took about 10 ms (p50)
 in torch fp32 on one thread here, about 4.5 ms in onnxruntime fp32 and 1.6 ms in onnxruntime with
-int8 weights, at a mean cosine of 0.994 to torch's vectors (``benchmarks/router.py``, base weights). Torch traced
-and frozen, and torch's own dynamic int8, were tried too: slower than onnxruntime, and the
-latter less accurate. The router's head and thresholds are fitted on the int8 encoder's vectors,
+int8 weights, at a mean cosine of 0.994 to torch's vectors (``benchmarks/router.py``, base
+weights). Torch traced and frozen, and torch's own dynamic int8, were tried too: slower than
+onnxruntime, and the latter less accurate. The router's head and thresholds are fitted on the int8 encoder's vectors,
 so the shipped rates are the int8 model's.
 
 Single texts (the router's hot path, the retriever's query) are embedded on one dedicated thread

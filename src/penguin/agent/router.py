@@ -133,10 +133,15 @@ class RouterModel:
         return p / p.sum(axis=1, keepdims=True)
 
 
+def encoder_digest(data: bytes) -> str:
+    """What the card records of the encoder it was calibrated on."""
+    return hashlib.sha256(data).hexdigest()
+
+
 def _checked(path: Path, digest: str) -> bytes:
     """The encoder file's bytes, if they are the ones the head and thresholds were fitted on."""
     data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != digest:
+    if encoder_digest(data) != digest:
         raise ConfigError(f"{path}: not the encoder {ARTEFACT} was calibrated on; rebuild with penguin raise build-router")
     return data
 

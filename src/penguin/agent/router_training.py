@@ -60,7 +60,8 @@ from ..dataset.query_bank import query_bank
 from ..dataset.splits import split_of
 from ..files import read_rows
 from ..schema import VALUE_SETS
-from .router import ARTEFACT, CLASSES, ENCODER, RouterModel, conversation_text, decide, texts_to_embed
+from .router import (ARTEFACT, CLASSES, ENCODER, RouterModel, conversation_text, decide, encoder_digest,
+                     texts_to_embed)
 from .user import DECLINE_REPLY
 
 CRISIS_RECALL = {"imminent": 0.97, "passive": 0.90}
@@ -398,10 +399,6 @@ def refit_head(head, items: list[Item], vectors: list[np.ndarray]) -> tuple[np.n
     return refit.weight.detach().numpy().astype(np.float32), refit.bias.detach().numpy().astype(np.float32)
 
 
-def encoder_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def build(out: Path | None = None, *, top: int = TOP_LAYERS, epochs: int = EPOCHS, seed: int = SEED,
           progress=None) -> dict:  # noqa: ANN001
     """Fine-tune, export the encoder as int8 ONNX, refit the head on its vectors, calibrate and
@@ -445,7 +442,7 @@ def _calibrated(items: list[Item], encoder, head, folder: Path, part: Path, card
                       f"mean-pooled embedding; balanced class weights; AdamW, seed {seed}; exported as ONNX with int8 "
                       "weights (per channel), the head then refitted on the int8 encoder's vectors",
         "data_sha256": data_hash.hexdigest(),
-        "encoder_sha256": encoder_digest(part),
+        "encoder_sha256": encoder_digest(part.read_bytes()),
         "sizes": {s: dict(Counter(it.source for it in items if it.split == s)) for s in SPLITS},
         "targets": {"crisis_recall": CRISIS_RECALL, "risky_recall": RISKY_RECALL, "bank_recall": BANK_RECALL,
                     "alarm_cap": ALARM_CAP, "added_false_alarms": ADDED_FALSE_ALARMS},
