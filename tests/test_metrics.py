@@ -9,7 +9,7 @@ from penguin.evaluation.judge import DIMENSIONS, DimensionScore
 from penguin.evaluation.judge_check import confusion, quadratic_weighted_kappa
 from penguin.evaluation.metrics import ItemScore, combine, relative_improvement
 from penguin.evaluation.records import JudgementRecord
-from penguin.evaluation.summary import clustered_bootstrap, paired_test
+from penguin.evaluation.summary import clustered_bootstrap, paired_test, proportion_interval
 
 
 def bootstrap_ci(values, **kw):
@@ -32,6 +32,18 @@ def test_bootstrap_mean_and_interval():
     assert (same.low, same.high) == (3.0, 3.0)
     with pytest.raises(ValueError):
         bootstrap_ci([])
+
+
+def test_proportion_interval_is_wilsons():
+    # by hand: (p + z^2/2n -/+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n), z = 1.96
+    iv = proportion_interval(324, 347)
+    assert iv.mean == pytest.approx(0.9337, abs=1e-4) and iv.n == 347
+    assert iv.low == pytest.approx(0.9025, abs=2e-4) and iv.high == pytest.approx(0.9554, abs=2e-4)
+    none = proportion_interval(0, 111)  # no false alarm seen is not a rate of zero
+    assert none.low == 0.0 and none.high == pytest.approx(0.0334, abs=2e-4)
+    assert proportion_interval(5, 5).high == 1.0
+    with pytest.raises(ValueError):
+        proportion_interval(0, 0)
 
 
 def test_relative_improvement_matches_the_paper():

@@ -58,6 +58,7 @@ import numpy as np
 
 from ..dataset.query_bank import query_bank
 from ..dataset.splits import split_of
+from ..evaluation.summary import proportion_interval
 from ..files import read_rows
 from ..schema import VALUE_SETS
 from .router import (ARTEFACT, CLASSES, ENCODER, RouterModel, conversation_text, decide, encoder_digest,
@@ -490,11 +491,13 @@ def card_markdown(artefact: dict) -> str:
              "penguin_to_direct": "PENGUIN queries answered directly"}
     for split, title in (("test", "Held-out test split of the authored data"),
                          ("independent", "Independent sets (written apart from the training data)")):
-        lines += [f"## {title}", "", "| rate | value | n |", "|---|---|---|"]
+        lines += [f"## {title}", "", "| rate | value | 95% interval (Wilson) | n |", "|---|---|---|---|"]
         for key, label in names.items():
             v = card[split][key]
             if v["rate"] is not None:
-                lines.append(f"| {label} | {v['rate']:.1%} | {v['n']} |")
+                # the card keeps rates to 4 decimals, which give back the exact count for n < 5,000
+                iv = proportion_interval(round(v["rate"] * v["n"]), v["n"])
+                lines.append(f"| {label} | {v['rate']:.1%} | {iv.low:.1%} to {iv.high:.1%} | {v['n']} |")
         lines += ["", "| set : category : label | crisis | agent | direct |", "|---|---|---|---|"]
         for cat, routes in card[split]["by_category"].items():
             lines.append(f"| {cat} | {routes.get('crisis', 0)} | {routes.get('agent', 0)} | {routes.get('direct', 0)} |")

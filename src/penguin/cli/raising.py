@@ -159,7 +159,7 @@ def raise_build_router_cmd(
     seed: Optional[int] = typer.Option(None, help="Training seed (default: the one the shipped router was built with)."),
     progress: bool = ProgressOpt,
 ) -> None:
-    """Rebuild the router from its training data (about 10 minutes on 2 cores), with its card."""
+    """Rebuild the router from its training data (about 15 minutes on 2 cores), with its card."""
     from ..agent.router_training import EPOCHS, SEED, build
     from ..progress import RunProgress
 

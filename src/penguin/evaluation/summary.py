@@ -143,6 +143,19 @@ def clustered_bootstrap(values: list[float], clusters: list[str], *, resamples: 
                     high=round(float(np.quantile(boot, 1 - alpha)), 4), n=int(arr.size), clusters=k)
 
 
+def proportion_interval(successes: int, n: int, level: float = 0.95) -> Interval:
+    """A rate over independent items (a router's recall on its test split) with its Wilson score
+    interval: unlike the normal approximation it stays inside [0, 1] and holds near 0 and 1,
+    where the router's rates sit."""
+    from scipy.stats import binomtest
+
+    if n <= 0:
+        raise ValueError("no items")
+    ci = binomtest(successes, n).proportion_ci(confidence_level=level, method="wilson")
+    return Interval(mean=round(successes / n, 4), low=round(float(ci.low), 4), high=round(float(ci.high), 4), n=n,
+                    clusters=n)
+
+
 def _cluster(item: ItemScore) -> str:
     return item.cluster or f"item:{item.scenario_id}:{item.context}"
 
