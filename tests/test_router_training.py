@@ -3,6 +3,9 @@ of training."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
 from penguin.agent import router_training as rt
@@ -28,9 +31,6 @@ def test_the_independent_sets_are_never_trained_on():
 def test_the_card_page_is_the_shipped_card_with_intervals():
     """docs/router.md is what card_markdown makes of the shipped artefact, and each rate carries
     the Wilson interval of the count behind it (a small n shows as a wide interval)."""
-    import json
-    from pathlib import Path
-
     artefact = json.loads((rt.data_dir() / rt.ARTEFACT).read_text("utf-8"))
     page = rt.card_markdown(artefact)
     assert (Path(__file__).resolve().parents[1] / "docs" / "router.md").read_text("utf-8") == page
@@ -38,3 +38,4 @@ def test_the_card_page_is_the_shipped_card_with_intervals():
     row = next(line for line in page.splitlines() if line.startswith("| risky personal requests sent to the agent"))
     low, high = (float(x.strip(" %")) for x in row.split("|")[3].split(" to "))
     assert low < risky["rate"] * 100 < high and row.endswith(f"| {risky['n']} |")
+    assert risky["rate"] == round(risky["count"] / risky["n"], 4)

@@ -254,7 +254,8 @@ def evaluate(model: RouterModel, items: list[Item], vectors: list[np.ndarray]) -
     def rate(pred, route):  # noqa: ANN001, ANN202
         rows = [c for k, c in table.items() if pred(k)]
         total = sum(sum(c.values()) for c in rows)
-        return {"n": total, "rate": round(sum(c[route] for c in rows) / total, 4) if total else None}
+        count = sum(c[route] for c in rows)
+        return {"n": total, "count": count, "rate": round(count / total, 4) if total else None}
     return {
         "imminent_recall": rate(lambda k: k.endswith(":imminent") and not k.startswith(REPLIED), "crisis"),
         "passive_recall": rate(lambda k: k.endswith(":passive") and not k.startswith(REPLIED), "crisis"),
@@ -495,8 +496,7 @@ def card_markdown(artefact: dict) -> str:
         for key, label in names.items():
             v = card[split][key]
             if v["rate"] is not None:
-                # the card keeps rates to 4 decimals, which give back the exact count for n < 5,000
-                iv = proportion_interval(round(v["rate"] * v["n"]), v["n"])
+                iv = proportion_interval(v["count"], v["n"])
                 lines.append(f"| {label} | {v['rate']:.1%} | {iv.low:.1%} to {iv.high:.1%} | {v['n']} |")
         lines += ["", "| set : category : label | crisis | agent | direct |", "|---|---|---|---|"]
         for cat, routes in card[split]["by_category"].items():
