@@ -1,20 +1,20 @@
 """Building the router's artefact (``penguin raise build-router``): data, fit, calibration, card.
 
-Training data ships in the package (``data/router/``): authored direct, agent, crisis and
-hard-negative messages, short conversations (the user's side; in a contrastive pair, a means
-question followed by hopelessness or by an ordinary reason, the question alone is also an agent
-example, so only the replies can make it a crisis), the bundled query bank as
-agent examples, and *answered* conversations: a query followed by 1-3 of the replies people give
-to RAISE's attribute questions (authored ones in ``replies.jsonl``: terse, declined, unsure,
-ordinary disclosures; and the simulated user's own "I'd say: <value>."). Without them the
-router had only seen replies inside distress or crisis conversations and sent most ordinary
-answered dialogues ("Should I tell my boss about my diagnosis?" / "No") to the crisis path. The
-replies are also trained alone, as ordinary answers (see ``reply_items``). An
-answered conversation keeps its query's label (crisis stays crisis; otherwise agent: a reply
-never makes a request direct). Every item lands in train (70%), calibration (15%) or test (15%) by a hash of
-its text; bank queries follow RAISE's query split (plan -> train, dev -> calibration, online ->
-test), so the online split the RAISE evaluation uses is never trained on. The independent
-evaluation sets (``data/eval/``) are never trained on either.
+Training data ships in the package (``data/router/``, labelled by the rule in its LABELS.md):
+authored direct, agent, crisis and hard-negative messages, short conversations (the user's side; in
+a contrastive pair, a means question followed by hopelessness or by an ordinary reason, the question
+alone is also an agent example, so only the replies can make it a crisis), the bundled query bank as
+agent examples, and *answered* conversations: a query followed by 1-3 of the replies people give to
+RAISE's attribute questions (authored ones in ``replies.jsonl``: terse, declined, unsure, ordinary
+disclosures; and the simulated user's own "I'd say: <value>."). Without them the router had only
+seen replies inside distress or crisis conversations and sent most ordinary answered dialogues
+("Should I tell my boss about my diagnosis?" / "No") to the crisis path. The replies are also
+trained alone, as ordinary answers (see ``reply_items``). An answered conversation keeps its query's
+label (crisis stays crisis; otherwise agent: a reply never makes a request direct). Every item lands
+in train (70%), calibration (15%) or test (15%) by a hash of its text; bank queries follow RAISE's
+query split (plan -> train, dev -> calibration, online -> test), so the online split the RAISE
+evaluation uses is never trained on. The independent evaluation sets (``data/eval/``) are never
+trained on either.
 
 The classifier fine-tunes the top ``TOP_LAYERS`` layers of all-MiniLM-L6-v2 with a linear head on
 its mean-pooled embedding (cross-entropy with balanced class weights, AdamW, a fixed seed and
