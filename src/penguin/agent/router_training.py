@@ -33,8 +33,11 @@ Four thresholds are then chosen on the calibration split, safety first:
   messages the model firmly calls ordinary pulled a recall-only threshold down to 0.03, and 8%
   of ordinary distress to the crisis answer);
 - direct: a query is answered directly only when P(direct) >= t; t is the lowest value that still
-  sends RISKY_RECALL of the authored personal requests and BANK_RECALL of the PENGUIN queries to
-  the agent (any lower t would answer more benign requests at once, but risky ones too);
+  keeps RISKY_RECALL of the authored personal requests (agent-labelled hard negatives included)
+  and BANK_RECALL of the PENGUIN queries off the direct path (any lower t would answer more benign
+  requests at once, but risky ones too). Off the direct path means to the agent or to crisis, so
+  the card's "risky requests sent to the agent", which counts the agent route alone, reads lower
+  (93.9% on the calibration split of the shipped build);
 - conversation (the query and its replies read as one text), then reply (a reply alone): each the
   lowest threshold that adds at most ADDED_FALSE_ALARMS false alarms on the ordinary answered
   conversations (they only add crises).
