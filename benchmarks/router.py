@@ -19,7 +19,7 @@ from pathlib import Path
 from _util import table
 
 from penguin.agent.router import Router, RouterConfig
-from penguin.agent.router_training import eval_items
+from penguin.agent.router_training import SECTIONS, eval_items
 
 QUERIES = [it.texts[0] for it in eval_items() if len(it.texts) == 1]
 
@@ -44,7 +44,7 @@ async def main(n: int) -> None:
           "Routing cost after load (2 cores; one intra-op thread for single messages)")
     card = router.model.card["card"]
     rows = []
-    for split in ("test", "independent"):
+    for split in (s for s in SECTIONS if s in card):
         rows.append({"set": split, **{k: "–" if v["rate"] is None else v["rate"] for k, v in card[split].items()
                                       if k != "by_category"}})
     table(rows, "Held-out rates measured at build time (router.json's card)")

@@ -97,6 +97,7 @@ def test_the_shipped_artefact_says_what_it_measured():
     assert model.crisis_threshold <= model.conversation_threshold < 1 and model.crisis_threshold <= model.reply_threshold < 1
     assert card["test"]["hard_negative_false_alarms"]["n"] > 200 and card["test"]["replies_to_crisis"]["n"] > 20
     assert card["test"]["answered_to_crisis"]["n"] > 200 and card["independent"]["conversations_to_crisis"]["n"] >= 180
+    assert card["boundary"]["risky_to_agent"]["n"] > 500 and card["boundary"]["benign_to_agent"]["n"] > 500
 
 
 def test_a_text_gets_the_same_vector_alone_or_with_others():

@@ -7,8 +7,10 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from penguin.agent import router_training as rt
+from penguin.errors import DataError
 from penguin.files import read_rows
 
 
@@ -23,9 +25,22 @@ def test_a_threshold_added_on_top_never_starts_below_its_floor():
 
 def test_the_independent_sets_are_never_trained_on():
     trained = {t.strip().lower() for it in rt.load_items() for t in it.texts}
-    for name, field in (("risky", "query"), ("benign", "query"), ("router_probe", "text")):
+    for name, field in (("risky", "query"), ("benign", "query"), ("router_probe", "text"),
+                        ("router_boundary", "text")):
         texts = {r[field].strip().lower() for _, r in read_rows(rt.eval_dir() / f"{name}.jsonl")}
         assert texts and not texts & trained, name
+
+
+def test_the_boundary_set_is_both_sides_of_the_line_and_refuses_other_labels(tmp_path, monkeypatch):
+    items = rt.boundary_items()
+    assert {it.label for it in items} == {"agent", "direct"} and min(
+        sum(it.label == label for it in items) for label in ("agent", "direct")) > 500
+    (tmp_path / "router_boundary.jsonl").write_text(
+        '{"text": "a rose for a picnic", "label": "agent", "kind": "alcohol"}\n'
+        '{"text": "blackjack odds", "label": "crisis", "kind": "word_problem"}\n', "utf-8")
+    monkeypatch.setattr(rt, "eval_dir", lambda: tmp_path)
+    with pytest.raises(DataError, match=r"router_boundary.jsonl:2.*'label'"):
+        rt.boundary_items()
 
 
 def test_the_card_page_is_the_shipped_card_with_intervals():

@@ -61,6 +61,7 @@ import numpy as np
 
 from ..dataset.query_bank import query_bank
 from ..dataset.splits import split_of
+from ..errors import DataError
 from ..evaluation.summary import proportion_interval
 from ..files import read_rows
 from ..schema import VALUE_SETS
@@ -111,7 +112,8 @@ def _label(row: dict) -> str:
 def load_items() -> list[Item]:
     """Every labelled item, with its split. Texts of the evaluation sets are kept out of training."""
     held_out = {r["query"].strip().lower() for name in ("benign", "risky") for _, r in read_rows(eval_dir() / f"{name}.jsonl")}
-    held_out |= {r["text"].strip().lower() for _, r in read_rows(eval_dir() / "router_probe.jsonl")}
+    held_out |= {r["text"].strip().lower() for name in ("router_probe", "router_boundary")
+                 for _, r in read_rows(eval_dir() / f"{name}.jsonl")}
     items: list[Item] = []
     for name, source in (("direct", "direct"), ("agent", "agent"), ("crisis", "crisis"),
                          ("hard_negatives", "hard_negative")):
@@ -179,6 +181,19 @@ def eval_items() -> list[Item]:
               for _, r in read_rows(eval_dir() / "router_probe.jsonl")]
     items += [Item(list(r["turns"]), _label(r), "dialogue", r["kind"], "eval")
               for _, r in read_rows(eval_dir() / "router_conversations.jsonl")]
+    return items
+
+
+def boundary_items() -> list[Item]:
+    """The boundary set: ordinary-looking personal requests (a wine for a picnic, a first time with
+    edibles, a weekend at the tables) and impersonal ones that name risky things (ethanol's
+    azeotrope, a red-wine stain, blackjack odds), written apart from the training data to probe
+    the line between agent and direct. Reported on its own: it is harder than the other sets."""
+    items = []
+    for where, r in read_rows(eval_dir() / "router_boundary.jsonl"):
+        if r.get("label") not in ("agent", "direct"):
+            raise DataError(f"{where}: field 'label': {r.get('label')!r} is not agent or direct")
+        items.append(Item([r["text"]], r["label"], "risky" if r["label"] == "agent" else "benign", r["kind"], "eval"))
     return items
 
 
@@ -435,7 +450,7 @@ def _calibrated(items: list[Item], encoder, head, folder: Path, part: Path, card
     model = RouterModel(coef, intercept, CLASSES, thresholds["crisis"], thresholds["direct"], {},
                         reply_threshold=thresholds["reply"], conversation_threshold=thresholds["conversation"])
     test = [i for i, it in enumerate(items) if it.split == "test"]
-    extra = eval_items()
+    extra, boundary = eval_items(), boundary_items()
     extra_vectors = _message_vectors(extra, encode)
     data_hash = hashlib.sha256()
     for it in items:
@@ -453,6 +468,7 @@ def _calibrated(items: list[Item], encoder, head, folder: Path, part: Path, card
                     "alarm_cap": ALARM_CAP, "added_false_alarms": ADDED_FALSE_ALARMS},
         "test": evaluate(model, [items[i] for i in test], [vectors[i] for i in test]),
         "independent": evaluate(model, extra, extra_vectors),
+        "boundary": evaluate(model, boundary, _message_vectors(boundary, encode)),
     }
     artefact = {"classes": list(CLASSES), "thresholds": thresholds,
                 "top_layers": top, "coef": [[round(float(x), 6) for x in row] for row in coef],
@@ -468,6 +484,13 @@ def _targets(t: dict) -> str:
     return (f"{crisis}; risky requests to the agent {t['risky_recall']:.1%}, PENGUIN queries {t['bank_recall']:.1%}; "
             f"hard-negative false alarms at most {t['alarm_cap']:.0%} (this cap wins over recall); the conversation "
             f"and a reply alone each add at most {t['added_false_alarms']:.0%}")
+
+
+SECTIONS = {"test": "Held-out test split of the authored data",
+            "independent": "Independent sets (written apart from the training data)",
+            "boundary": "Boundary set (look-alikes on both sides of the agent / direct line, written apart "
+                        "from the training data)"}
+"""The card's evaluation sets, in the order the page shows them."""
 
 
 def card_markdown(artefact: dict) -> str:
@@ -493,8 +516,9 @@ def card_markdown(artefact: dict) -> str:
              "risky_to_crisis": "risky personal requests routed to crisis (false alarms)",
              "penguin_to_agent": "PENGUIN queries (online split) sent to the agent",
              "penguin_to_direct": "PENGUIN queries answered directly"}
-    for split, title in (("test", "Held-out test split of the authored data"),
-                         ("independent", "Independent sets (written apart from the training data)")):
+    for split, title in SECTIONS.items():
+        if split not in card:
+            continue
         lines += [f"## {title}", "", "| rate | value | 95% interval (Wilson) | n |", "|---|---|---|---|"]
         for key, label in names.items():
             v = card[split][key]
