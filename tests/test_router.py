@@ -200,3 +200,25 @@ def test_the_proxy_answers_benign_questions_at_once_and_still_asks_about_risky_o
             crisis = client.chat.completions.create(model="m", messages=[{"role": "user", "content": OUTSIDE_CRISIS[2]}])
             assert crisis.model_extra["penguin"]["crisis"] == "imminent"
             assert crisis.choices[0].message.content.startswith("If you are in immediate danger")
+
+
+def test_a_set_added_after_the_build_is_measured_on_the_same_model(tmp_path):
+    """remeasure adds the boundary section to a built artefact only if the artefact still
+    reproduces its own stored rates; what it writes is what the shipped card holds."""
+    import shutil
+
+    from penguin.agent import router_training as rt
+    from penguin.errors import DataError
+
+    for name in (rt.ARTEFACT, rt.ENCODER):
+        shutil.copy(rt.data_dir() / name, tmp_path / name)
+    artefact = json.loads((tmp_path / rt.ARTEFACT).read_text("utf-8"))
+    shipped = artefact["card"].pop("boundary")
+    artefact["card"].pop("remeasured", None)
+    (tmp_path / rt.ARTEFACT).write_text(json.dumps(artefact), "utf-8")
+    assert rt.remeasure(tmp_path)["card"]["boundary"] == shipped
+    assert json.loads((tmp_path / rt.ARTEFACT).read_text("utf-8"))["card"]["remeasured"] == ["boundary"]
+    artefact["card"]["data_sha256"] = "0" * 64
+    (tmp_path / rt.ARTEFACT).write_text(json.dumps(artefact), "utf-8")
+    with pytest.raises(DataError, match="other training data"):
+        rt.remeasure(tmp_path)

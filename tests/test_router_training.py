@@ -35,11 +35,16 @@ def test_the_boundary_set_is_both_sides_of_the_line_and_refuses_other_labels(tmp
     items = rt.boundary_items()
     assert {it.label for it in items} == {"agent", "direct"} and min(
         sum(it.label == label for it in items) for label in ("agent", "direct")) > 500
+    assert {(it.label, it.kind.split("/")[0]) for it in items} == {
+        (label, group) for label in ("agent", "direct") for group in ("lookalike", "everyday")}
     (tmp_path / "router_boundary.jsonl").write_text(
-        '{"text": "a rose for a picnic", "label": "agent", "kind": "alcohol"}\n'
-        '{"text": "blackjack odds", "label": "crisis", "kind": "word_problem"}\n', "utf-8")
+        '{"text": "a rose for a picnic", "label": "agent", "group": "lookalike", "kind": "alcohol"}\n'
+        '{"text": "blackjack odds", "label": "crisis", "group": "lookalike", "kind": "word_problem"}\n', "utf-8")
     monkeypatch.setattr(rt, "eval_dir", lambda: tmp_path)
     with pytest.raises(DataError, match=r"router_boundary.jsonl:2.*'label'"):
+        rt.boundary_items()
+    (tmp_path / "router_boundary.jsonl").write_text('{"label": "direct", "group": "everyday", "kind": "x"}\n', "utf-8")
+    with pytest.raises(DataError, match=r"router_boundary.jsonl:1.*'text'"):
         rt.boundary_items()
 
 

@@ -185,15 +185,23 @@ def eval_items() -> list[Item]:
 
 
 def boundary_items() -> list[Item]:
-    """The boundary set: ordinary-looking personal requests (a wine for a picnic, a first time with
-    edibles, a weekend at the tables) and impersonal ones that name risky things (ethanol's
-    azeotrope, a red-wine stain, blackjack odds), written apart from the training data to probe
-    the line between agent and direct. Reported on its own: it is harder than the other sets."""
+    """The boundary set, written after the router was built, from LABELS.md alone, to probe the
+    line between agent and direct: personal requests that look like shopping or how-to (a cider
+    for a picnic, a first time with edibles, matched betting), impersonal ones that name risky
+    things (ethanol's azeotrope, a red-wine stain, blackjack odds) (``group`` lookalike), and
+    ordinary personal and impersonal requests (``everyday``); the card's categories name the group.
+    Reported on its own: it is harder than the other sets."""
     items = []
     for where, r in read_rows(eval_dir() / "router_boundary.jsonl"):
         if r.get("label") not in ("agent", "direct"):
             raise DataError(f"{where}: field 'label': {r.get('label')!r} is not agent or direct")
-        items.append(Item([r["text"]], r["label"], "risky" if r["label"] == "agent" else "benign", r["kind"], "eval"))
+        if r.get("group") not in ("lookalike", "everyday"):
+            raise DataError(f"{where}: field 'group': {r.get('group')!r} is not lookalike or everyday")
+        for field in ("text", "kind"):
+            if not isinstance(r.get(field), str) or not r[field].strip():
+                raise DataError(f"{where}: field {field!r}: missing or empty")
+        items.append(Item([r["text"]], r["label"], "risky" if r["label"] == "agent" else "benign",
+                          f"{r['group']}/{r['kind']}", "eval"))
     return items
 
 
@@ -452,16 +460,13 @@ def _calibrated(items: list[Item], encoder, head, folder: Path, part: Path, card
     test = [i for i, it in enumerate(items) if it.split == "test"]
     extra, boundary = eval_items(), boundary_items()
     extra_vectors = _message_vectors(extra, encode)
-    data_hash = hashlib.sha256()
-    for it in items:
-        data_hash.update(json.dumps([it.texts, it.label, it.split]).encode())
     n_layers = len(encoder.encoder.layer)
     card = {
         "embedding_model": "all-MiniLM-L6-v2",
         "classifier": f"top {top} of {n_layers} layers fine-tuned for {epochs} epochs with a linear head over the "
                       f"mean-pooled embedding; balanced class weights; AdamW, seed {seed}; exported as ONNX with int8 "
                       "weights (per channel), the head then refitted on the int8 encoder's vectors",
-        "data_sha256": data_hash.hexdigest(),
+        "data_sha256": _data_digest(items),
         "encoder_sha256": encoder_digest(part.read_bytes()),
         "sizes": {s: dict(Counter(it.source for it in items if it.split == s)) for s in SPLITS},
         "targets": {"crisis_recall": CRISIS_RECALL, "risky_recall": RISKY_RECALL, "bank_recall": BANK_RECALL,
@@ -479,6 +484,41 @@ def _calibrated(items: list[Item], encoder, head, folder: Path, part: Path, card
     return artefact
 
 
+def remeasure(folder: Path | None = None, *, sections: tuple[str, ...] = ("boundary",)) -> dict:
+    """Measure a built artefact on evaluation sets added after its build (``sections``), without
+    retraining, and write them into its card: only if the training data is the one it was built
+    on and its test and independent rates come out as stored (so the new figures describe the
+    same model). Returns the artefact."""
+    folder = folder or data_dir()
+    artefact = json.loads((folder / ARTEFACT).read_text("utf-8"))
+    model = RouterModel.load(folder)
+    items = load_items()
+    if _data_digest(items) != artefact["card"]["data_sha256"]:
+        raise DataError(f"{folder / ARTEFACT}: built on other training data; rebuild with penguin raise build-router")
+    from .embeddings import onnx_encoder
+
+    encode = onnx_encoder(folder / ENCODER, threads=2)
+    test, extra = [it for it in items if it.split == "test"], eval_items()
+    for name, its in (("test", test), ("independent", extra)):
+        if evaluate(model, its, _message_vectors(its, encode)) != artefact["card"][name]:
+            raise DataError(f"{folder / ARTEFACT}: its {name} rates no longer reproduce; rebuild it")
+    readers = {"boundary": boundary_items}
+    for name in sections:
+        its = readers[name]()
+        artefact["card"][name] = evaluate(model, its, _message_vectors(its, encode))
+    artefact["card"]["remeasured"] = sorted(set(artefact["card"].get("remeasured", [])) | set(sections))
+    (folder / ARTEFACT).write_text(json.dumps(artefact, indent=None, separators=(",", ":")) + "\n", "utf-8")
+    return artefact
+
+
+def _data_digest(items: list[Item]) -> str:
+    """What the card records of the training data (texts, labels and splits, in order)."""
+    data_hash = hashlib.sha256()
+    for it in items:
+        data_hash.update(json.dumps([it.texts, it.label, it.split]).encode())
+    return data_hash.hexdigest()
+
+
 def _targets(t: dict) -> str:
     crisis = ", ".join(f"{level} recall {v:.0%}" for level, v in t["crisis_recall"].items())
     return (f"{crisis}; risky requests to the agent {t['risky_recall']:.1%}, PENGUIN queries {t['bank_recall']:.1%}; "
@@ -488,8 +528,9 @@ def _targets(t: dict) -> str:
 
 SECTIONS = {"test": "Held-out test split of the authored data",
             "independent": "Independent sets (written apart from the training data)",
-            "boundary": "Boundary set (look-alikes on both sides of the agent / direct line, written apart "
-                        "from the training data)"}
+            "boundary": "Boundary set (personal requests that look like shopping or how-to, impersonal ones "
+                        "that name risky things, and ordinary ones of both kinds; written apart from the "
+                        "training data)"}
 """The card's evaluation sets, in the order the page shows them."""
 
 
@@ -502,7 +543,9 @@ def card_markdown(artefact: dict) -> str:
              f"{artefact['thresholds']['crisis']}, direct {artefact['thresholds']['direct']}, the conversation read "
              f"whole {artefact['thresholds'].get('conversation', artefact['thresholds']['crisis'])}, a reply alone "
              f"{artefact['thresholds'].get('reply', 1.0)}. Calibration targets: {_targets(card['targets'])}. "
-             "Where the rates below miss a target, the artefact misses it.", ""]
+             "Where the rates below miss a target, the artefact misses it."
+             + (f" Measured on this artefact after its build (`router_training.remeasure`): "
+                f"{', '.join(card['remeasured'])}." if card.get("remeasured") else ""), ""]
     names = {"imminent_recall": "imminent danger routed to crisis", "passive_recall": "passive ideation routed to crisis",
              "hard_negative_false_alarms": "hard negatives routed to crisis (false alarms)",
              "answered_to_crisis": "ordinary answered conversations routed to crisis (false alarms)",
