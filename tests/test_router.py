@@ -208,7 +208,7 @@ def test_a_set_added_after_the_build_is_measured_on_the_same_model(tmp_path):
     import shutil
 
     from penguin.agent import router_training as rt
-    from penguin.errors import DataError
+    from penguin.errors import ConfigError, DataError
 
     for name in (rt.ARTEFACT, rt.ENCODER):
         shutil.copy(rt.data_dir() / name, tmp_path / name)
@@ -222,3 +222,5 @@ def test_a_set_added_after_the_build_is_measured_on_the_same_model(tmp_path):
     (tmp_path / rt.ARTEFACT).write_text(json.dumps(artefact), "utf-8")
     with pytest.raises(DataError, match="other training data"):
         rt.remeasure(tmp_path)
+    with pytest.raises(ConfigError, match="cannot remeasure test"):
+        rt.remeasure(tmp_path, sections=("test",))

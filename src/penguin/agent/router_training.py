@@ -61,9 +61,9 @@ import numpy as np
 
 from ..dataset.query_bank import query_bank
 from ..dataset.splits import split_of
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..evaluation.summary import proportion_interval
-from ..files import read_rows
+from ..files import atomic_writer, read_rows
 from ..schema import VALUE_SETS
 from .router import (ARTEFACT, CLASSES, ENCODER, RouterModel, conversation_text, decide, encoder_digest,
                      texts_to_embed)
@@ -478,10 +478,14 @@ def _calibrated(items: list[Item], encoder, head, folder: Path, part: Path, card
     artefact = {"classes": list(CLASSES), "thresholds": thresholds,
                 "top_layers": top, "coef": [[round(float(x), 6) for x in row] for row in coef],
                 "intercept": [round(float(x), 6) for x in intercept], "card": card}
-    card_part.write_text(json.dumps(artefact, indent=None, separators=(",", ":")) + "\n", "utf-8")
+    card_part.write_text(_artefact_json(artefact), "utf-8")
     part.replace(folder / ENCODER)
     card_part.replace(folder / ARTEFACT)
     return artefact
+
+
+LATER_SETS = {"boundary": boundary_items}
+"""Evaluation sets written after the shipped artefact was built, that ``remeasure`` can add."""
 
 
 def remeasure(folder: Path | None = None, *, sections: tuple[str, ...] = ("boundary",)) -> dict:
@@ -489,6 +493,10 @@ def remeasure(folder: Path | None = None, *, sections: tuple[str, ...] = ("bound
     retraining, and write them into its card: only if the training data is the one it was built
     on and its test and independent rates come out as stored (so the new figures describe the
     same model). Returns the artefact."""
+    unknown = [name for name in sections if name not in LATER_SETS]
+    if unknown:
+        raise ConfigError(f"cannot remeasure {', '.join(unknown)}: the sets added after a build are "
+                          f"{', '.join(LATER_SETS)}")
     folder = folder or data_dir()
     artefact = json.loads((folder / ARTEFACT).read_text("utf-8"))
     model = RouterModel.load(folder)
@@ -502,13 +510,18 @@ def remeasure(folder: Path | None = None, *, sections: tuple[str, ...] = ("bound
     for name, its in (("test", test), ("independent", extra)):
         if evaluate(model, its, _message_vectors(its, encode)) != artefact["card"][name]:
             raise DataError(f"{folder / ARTEFACT}: its {name} rates no longer reproduce; rebuild it")
-    readers = {"boundary": boundary_items}
     for name in sections:
-        its = readers[name]()
+        its = LATER_SETS[name]()
         artefact["card"][name] = evaluate(model, its, _message_vectors(its, encode))
     artefact["card"]["remeasured"] = sorted(set(artefact["card"].get("remeasured", [])) | set(sections))
-    (folder / ARTEFACT).write_text(json.dumps(artefact, indent=None, separators=(",", ":")) + "\n", "utf-8")
+    with atomic_writer(folder / ARTEFACT) as fh:  # a crash leaves the artefact as it was
+        fh.write(_artefact_json(artefact))
     return artefact
+
+
+def _artefact_json(artefact: dict) -> str:
+    """router.json as the build writes it (one compact line)."""
+    return json.dumps(artefact, indent=None, separators=(",", ":")) + "\n"
 
 
 def _data_digest(items: list[Item]) -> str:
