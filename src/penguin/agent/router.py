@@ -106,7 +106,7 @@ class RouterModel:
             data = json.loads((where / ARTEFACT).read_text("utf-8"))
             if not (where / ENCODER).is_file():
                 raise OSError(f"{ENCODER} is missing")
-            _checked(where / ENCODER, data["card"]["encoder_sha256"])
+            verified_encoder(where / ENCODER, data["card"]["encoder_sha256"])
             return cls(np.asarray(data["coef"], dtype=np.float32), np.asarray(data["intercept"], dtype=np.float32),
                        tuple(data["classes"]), float(data["thresholds"]["crisis"]),
                        float(data["thresholds"]["direct"]), data, where / ENCODER,
@@ -123,7 +123,8 @@ class RouterModel:
 
             if self.encoder is None:
                 raise ConfigError("this router model has no encoder; load one with RouterModel.load")
-            self._embedder = Embedder(onnx_encoder(_checked(self.encoder, self.card["card"]["encoder_sha256"])))
+            digest = self.card["card"]["encoder_sha256"]
+            self._embedder = Embedder(onnx_encoder(verified_encoder(self.encoder, digest)))
         return self._embedder
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
@@ -138,7 +139,7 @@ def encoder_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _checked(path: Path, digest: str) -> bytes:
+def verified_encoder(path: Path, digest: str) -> bytes:
     """The encoder file's bytes, if they are the ones the head and thresholds were fitted on."""
     data = path.read_bytes()
     if encoder_digest(data) != digest:

@@ -66,7 +66,7 @@ from ..evaluation.summary import proportion_interval
 from ..files import atomic_writer, read_rows
 from ..schema import VALUE_SETS
 from .router import (ARTEFACT, CLASSES, ENCODER, RouterModel, conversation_text, decide, encoder_digest,
-                     texts_to_embed)
+                     texts_to_embed, verified_encoder)
 from .user import DECLINE_REPLY
 
 CRISIS_RECALL = {"imminent": 0.97, "passive": 0.90}
@@ -451,7 +451,8 @@ def _calibrated(items: list[Item], encoder, head, folder: Path, part: Path, card
     from .embeddings import onnx_encoder
 
     export_onnx(encoder, part)
-    encode = onnx_encoder(part, threads=2)
+    encoder_bytes = part.read_bytes()  # read once: the card hashes the bytes that were measured
+    encode = onnx_encoder(encoder_bytes, threads=2)
     vectors = _message_vectors(items, encode)
     coef, intercept = refit_head(head, items, vectors)
     thresholds = calibrate(RouterModel(coef, intercept, CLASSES, 1.0, 1.0, {}), items, vectors)
@@ -467,7 +468,7 @@ def _calibrated(items: list[Item], encoder, head, folder: Path, part: Path, card
                       f"mean-pooled embedding; balanced class weights; AdamW, seed {seed}; exported as ONNX with int8 "
                       "weights (per channel), the head then refitted on the int8 encoder's vectors",
         "data_sha256": _data_digest(items),
-        "encoder_sha256": encoder_digest(part.read_bytes()),
+        "encoder_sha256": encoder_digest(encoder_bytes),
         "sizes": {s: dict(Counter(it.source for it in items if it.split == s)) for s in SPLITS},
         "targets": {"crisis_recall": CRISIS_RECALL, "risky_recall": RISKY_RECALL, "bank_recall": BANK_RECALL,
                     "alarm_cap": ALARM_CAP, "added_false_alarms": ADDED_FALSE_ALARMS},
@@ -505,7 +506,7 @@ def remeasure(folder: Path | None = None, *, sections: tuple[str, ...] = ("bound
         raise DataError(f"{folder / ARTEFACT}: built on other training data; rebuild with penguin raise build-router")
     from .embeddings import onnx_encoder
 
-    encode = onnx_encoder(folder / ENCODER, threads=2)
+    encode = onnx_encoder(verified_encoder(folder / ENCODER, artefact["card"]["encoder_sha256"]), threads=2)
     test, extra = [it for it in items if it.split == "test"], eval_items()
     for name, its in (("test", test), ("independent", extra)):
         if evaluate(model, its, _message_vectors(its, encode)) != artefact["card"][name]:
