@@ -224,3 +224,29 @@ def test_a_set_added_after_the_build_is_measured_on_the_same_model(tmp_path):
         rt.remeasure(tmp_path)
     with pytest.raises(ConfigError, match="cannot remeasure test"):
         rt.remeasure(tmp_path, sections=("test",))
+
+
+def test_the_build_writes_an_artefact_the_router_loads(tmp_path):
+    """The build after fine-tuning (export, refit, calibrate, card; fine-tuning itself takes 20
+    minutes, so the base encoder and an untrained head stand in for its output, on a sample of the
+    data): the card holds the hash of the encoder it wrote, no part file is left, and the loaded
+    artefact reproduces the card's test rates."""
+    import copy
+
+    import torch
+
+    from penguin.agent import router_training as rt
+    from penguin.agent.embeddings import embedding_model, onnx_encoder
+    from penguin.agent.router import RouterModel, encoder_digest
+
+    sample = [it for it in rt.load_items() if len(it.texts) == 1][::60]
+    torch.manual_seed(0)
+    encoder, head = copy.deepcopy(embedding_model()[0].auto_model).eval(), torch.nn.Linear(384, len(rt.CLASSES))
+    parts = tmp_path / ".encoder.part", tmp_path / ".card.part"
+    artefact = rt._calibrated(sample, encoder, head, tmp_path, *parts, top=0, epochs=0, seed=0)
+    assert artefact["card"]["encoder_sha256"] == encoder_digest((tmp_path / rt.ENCODER).read_bytes())
+    assert not any(p.exists() for p in parts)
+    model = RouterModel.load(tmp_path)
+    test = [it for it in sample if it.split == "test"]
+    vectors = rt._message_vectors(test, onnx_encoder(tmp_path / rt.ENCODER, threads=2))
+    assert rt.evaluate(model, test, vectors) == artefact["card"]["test"]
