@@ -507,8 +507,8 @@ def remeasure(folder: Path | None = None, *, sections: tuple[str, ...] = ("bound
         raise ConfigError(f"cannot remeasure {', '.join(unknown)}: the sets added after a build are "
                           f"{', '.join(LATER_SETS)}")
     folder = folder or data_dir()
-    artefact = json.loads((folder / ARTEFACT).read_text("utf-8"))
     model = RouterModel.load(folder)
+    artefact = model.card  # router.json as loaded, read once: the model and the card written back agree
     items = load_items()
     if _data_digest(items) != artefact["card"]["data_sha256"]:
         raise DataError(f"{folder / ARTEFACT}: built on other training data; rebuild with penguin raise build-router")
