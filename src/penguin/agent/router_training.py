@@ -45,14 +45,28 @@ The build is deterministic on one machine (fixed seed, order and threads); torch
 CPUs may differ in the last digits, so tests check the artefact's behaviour, not its bytes. The int8
 maths may differ more on x86 CPUs without VNNI (onnxruntime's u8s8 kernels can saturate there);
 the shipped rates were measured on a CPU with VNNI.
-Two things that did not help (measured on the shipped build's test items; risky requests to the
-agent / benign requests to the agent, shipped 93.4% / 2.1%): an MLP head (one hidden layer of 256
+Three things that did not help (measured on the seed-3 build's test items; risky requests to the
+agent / benign requests to the agent, that build 93.4% / 2.1%): an MLP head (one hidden layer of 256
 or 512) on the int8 encoder's vectors, its direct threshold set by ``calibrate``, measured
 93.4-93.7% / 2.1-2.4% (a 4-class MLP: 92.5% / 1.8%); and more authored training data of the kinds
 the router gets wrong (300 crisis look-alikes labelled agent, 300 impersonal "how much X do I need"
 and dark-verb tasks, 150 look-alike pairs of a personal alcohol, drug, bet or dose request and its
 harmless twin), rebuilt with the same seed: 94.5% / 3.3% with imminent recall down to 93.4%
-(shipped 95.6%), or without the pairs 92.5% / 4.5%.
+(shipped 95.6%), or without the pairs 92.5% / 4.5%; and a lexical model beside the encoder (a
+logistic regression on hashed word 1-2-grams and character 2-5-grams, tf-idf weighted, trained on the
+training split) averaged half and half into P(direct), its threshold set by ``calibrate``: 94.2% /
+2.1% on the test split, but 2.5% of the independent benign requests to the agent (1.5% without it);
+averaged into the crisis score, it raised imminent recall at the 5% alarm cap on the calibration
+split (94.2% to 96.1%, single messages, no lexical floor) and lowered it on the test split (95.4% to
+94.0%).
+One faster export was measured and not shipped: traced with eager attention and fused by
+onnxruntime's transformer optimizer before quantizing (one int8 attention operator per layer), the
+base encoder ran in 4.98 ms p50 against 5.77 ms as exported here (400 messages, one thread, a
+2-core host where the router takes about 6 ms), at the same mean cosine to torch fp32 (0.9941,
+0.9942). Rebuilt that way with seed 3, the router's test rates moved by an item or two (benign to
+the agent 8 of 330 against 7, passive recall 109 of 114 against 110), but the sleeping-pill
+question followed by "yes, I have depression and I feel hopeless" went to the agent (tests/
+test_router.py): a change of numerics is a new build, with its own behaviour to check.
 """
 
 from __future__ import annotations
