@@ -105,9 +105,7 @@ def test_a_text_gets_the_same_vector_alone_or_with_others():
     vectors the rates were measured on are the ones served."""
     import numpy as np
 
-    from penguin.agent.embeddings import onnx_encoder
-
-    encode = onnx_encoder(RouterModel.load().encoder)
+    encode = RouterModel.load().encode_function()
     text = "Is it okay to take two of my sleeping pills instead of one tonight?"
     together = encode(["a much longer message that pads the batch with many more tokens than the first", text])
     assert np.array_equal(encode([text])[0], together[1])
@@ -236,7 +234,7 @@ def test_the_build_writes_an_artefact_the_router_loads(tmp_path):
     import torch
 
     from penguin.agent import router_training as rt
-    from penguin.agent.embeddings import embedding_model, onnx_encoder
+    from penguin.agent.embeddings import embedding_model
     from penguin.agent.router import RouterModel, encoder_digest
 
     sample = [it for it in rt.load_items() if len(it.texts) == 1][::60]
@@ -248,5 +246,5 @@ def test_the_build_writes_an_artefact_the_router_loads(tmp_path):
     assert not any(p.exists() for p in parts)
     model = RouterModel.load(tmp_path)
     test = [it for it in sample if it.split == "test"]
-    vectors = rt._message_vectors(test, onnx_encoder(tmp_path / rt.ENCODER, threads=2))
+    vectors = rt._message_vectors(test, model.encode_function(threads=2))
     assert rt.evaluate(model, test, vectors) == artefact["card"]["test"]

@@ -119,13 +119,19 @@ class RouterModel:
         """How the router embeds: its fine-tuned copy of the model (loaded on first use, from the
         bytes whose hash was checked, so a rebuild in between cannot slip in another encoder)."""
         if self._embedder is None:
-            from .embeddings import Embedder, onnx_encoder
+            from .embeddings import Embedder
 
-            if self.encoder is None:
-                raise ConfigError("this router model has no encoder; load one with RouterModel.load")
-            digest = self.card["card"]["encoder_sha256"]
-            self._embedder = Embedder(onnx_encoder(verified_encoder(self.encoder, digest)))
+            self._embedder = Embedder(self.encode_function())
         return self._embedder
+
+    def encode_function(self, threads: int = 1):  # noqa: ANN201 - texts -> unit vectors
+        """This artefact's encoder (``embeddings.onnx_encoder``), run from the bytes whose hash is
+        the card's: the one way to embed as the head and thresholds expect."""
+        from .embeddings import onnx_encoder
+
+        if self.encoder is None:
+            raise ConfigError("this router model has no encoder; load one with RouterModel.load")
+        return onnx_encoder(verified_encoder(self.encoder, self.card["card"]["encoder_sha256"]), threads=threads)
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
         logits = vectors @ self.coef.T + self.intercept

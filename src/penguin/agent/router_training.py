@@ -90,7 +90,7 @@ from ..evaluation.summary import proportion_interval
 from ..files import atomic_writer, read_rows
 from ..schema import VALUE_SETS
 from .router import (ARTEFACT, CLASSES, ENCODER, RouterModel, conversation_text, decide, encoder_digest,
-                     texts_to_embed, verified_encoder)
+                     texts_to_embed)
 from .user import DECLINE_REPLY
 
 CRISIS_RECALL = {"imminent": 0.97, "passive": 0.90}
@@ -528,9 +528,7 @@ def remeasure(folder: Path | None = None, *, sections: tuple[str, ...] = ("bound
     items = load_items()
     if _data_digest(items) != artefact["card"]["data_sha256"]:
         raise DataError(f"{folder / ARTEFACT}: built on other training data; rebuild with penguin raise build-router")
-    from .embeddings import onnx_encoder
-
-    encode = onnx_encoder(verified_encoder(folder / ENCODER, artefact["card"]["encoder_sha256"]), threads=2)
+    encode = model.encode_function(threads=2)
     test, extra = [it for it in items if it.split == "test"], eval_items()
     for name, its in (("test", test), ("independent", extra)):
         if evaluate(model, its, _message_vectors(its, encode)) != artefact["card"][name]:
