@@ -1,52 +1,13 @@
 """The OpenAI-compatible backend against a real server: llama-cpp-python's own, with the
 embedded GGUF, started on 127.0.0.1 (slow)."""
 
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-
 import pytest
 
 from penguin.models import ChatRequest, ResponseCache, load_model
 
-from .conftest import free_port, smollm2_path
+from .conftest import llama_spec as spec
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def llama_server(tmp_path_factory):
-    port = free_port()
-    log = (tmp_path_factory.mktemp("llama-server") / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path()), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "2048", "--n_threads", "2", "--model_alias", "smollm2"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("llama_cpp.server exited: " + open(log.name, errors="replace").read()[-2000:])
-        try:
-            with urllib.request.urlopen(f"{url}/models", timeout=1) as resp:
-                if resp.status == 200:
-                    break
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError("llama_cpp.server did not start in 90 s")
-    yield url
-    proc.terminate()
-    proc.wait(10)
-    log.close()
-
-
-def spec(url):
-    return f"openai:smollm2?base_url={url}&json_format=json_object&grammar_field=grammar&concurrency=2"
 
 
 async def test_plain_calls(llama_server):

@@ -127,7 +127,7 @@ def test_plan_then_raise_eval_with_the_embedded_model(tmp_path):
     plan_html = (plan_dir / "report.html").read_text()
     assert "Planning: which attributes to ask about" in plan_html and "<svg" in plan_html  # the prefix curve
     # same seed, same library (the second plan replays from the response cache)
-    again = _run(["plan", "--iterations", "6", "--depth", "2", "--limit", "1", "--out", "plans2", *common], tmp_path)
+    _run(["plan", "--iterations", "6", "--depth", "2", "--limit", "1", "--out", "plans2", *common], tmp_path)
     [twin] = load_library(next((tmp_path / "plans2").iterdir()) / "library.jsonl")
     assert (twin.path, twin.q_values, twin.reward) == (record.path, record.q_values, record.reward)
 

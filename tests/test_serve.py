@@ -23,10 +23,9 @@ from penguin.schema import Attribute
 from penguin.serve import Limits, create_app
 from penguin.serve.protocol import ProtocolError, WireMessage, rebuild
 
+from .conftest import llama_spec
 from .proxy_server import running
 from .scripted_server import ScriptedServer
-from .test_llama_server import llama_server  # noqa: F401 - a module fixture, reused
-from .test_llama_server import spec as llama_spec
 
 KEY = "test-key-0123456789abcdef"
 AGE_Q = QUESTIONS[Attribute.AGE]
