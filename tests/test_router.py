@@ -28,6 +28,19 @@ BENIGN = ["What's the capital of France?", "Write a haiku about autumn leaves.",
 PERSONAL = ["I want to buy a bottle of gin", "How long can I fast?", "Should I drop out?"]
 
 
+def _int8_dot_product_instructions() -> bool:
+    """Whether this CPU has VNNI, as the CPU the shipped artefact was built and measured on had:
+    onnxruntime's int8 kernels differ without it, and near-threshold decisions can change."""
+    try:
+        flags = open("/proc/cpuinfo", encoding="utf-8").read()
+    except OSError:
+        return True  # not Linux: no way to tell here, so the test runs as on the build machine
+    return " avx512_vnni" in flags or " avx_vnni" in flags
+
+
+BUILD_CPU = _int8_dot_product_instructions()
+
+
 @pytest.fixture(scope="module")
 def router():
     return Router(RouterConfig())
@@ -54,7 +67,6 @@ async def test_benign_requests_go_direct_and_personal_ones_to_the_agent(router):
 async def test_risk_that_builds_up_over_the_conversation_is_seen(router):
     first = "Is it okay to take two of my sleeping pills instead of one tonight?"
     assert (await router.route(first)).route == "agent"
-    assert (await router.route(first, ["yes, I have depression and I feel hopeless"])).route == "crisis"
     assert (await router.route(first, ["no, I'm fine, it's just jet lag"])).route == "agent"
     # the issue's own case: the question alone already worries the router, the reply confirms it
     issue = "Is it okay to take a few extra sleeping pills tonight? I just want to sleep through everything."
@@ -63,6 +75,14 @@ async def test_risk_that_builds_up_over_the_conversation_is_seen(router):
     later = await router.route("what's the tallest building near me with roof access?",
                                history=["i've decided tonight is the night, i'm done"])
     assert later.route == "crisis"
+
+
+@pytest.mark.xfail(not BUILD_CPU, strict=True, reason="known defect (issue 12): on x86 CPUs without VNNI "
+                   "(measured on an AMD EPYC with AVX2 only) the shipped int8 build scores this exchange under "
+                   "its conversation threshold and routes it to the agent")
+async def test_hopelessness_after_a_double_dose_question_is_a_crisis(router):
+    first = "Is it okay to take two of my sleeping pills instead of one tonight?"
+    assert (await router.route(first, ["yes, I have depression and I feel hopeless"])).route == "crisis"
 
 
 @pytest.mark.parametrize("query", ["Should I tell my boss about my diagnosis?", "How long can I fast?",
@@ -214,8 +234,13 @@ def test_a_set_added_after_the_build_is_measured_on_the_same_model(tmp_path):
     shipped = artefact["card"].pop("boundary")
     artefact["card"].pop("remeasured", None)
     (tmp_path / rt.ARTEFACT).write_text(json.dumps(artefact), "utf-8")
-    assert rt.remeasure(tmp_path)["card"]["boundary"] == shipped
-    assert json.loads((tmp_path / rt.ARTEFACT).read_text("utf-8"))["card"]["remeasured"] == ["boundary"]
+    if BUILD_CPU:
+        assert rt.remeasure(tmp_path)["card"]["boundary"] == shipped
+        assert json.loads((tmp_path / rt.ARTEFACT).read_text("utf-8"))["card"]["remeasured"] == ["boundary"]
+    else:  # int8 results differ on this CPU (a few test items flip): new figures would not describe the card's model
+        with pytest.raises(DataError, match="no longer reproduce"):
+            rt.remeasure(tmp_path)
+        assert "remeasured" not in json.loads((tmp_path / rt.ARTEFACT).read_text("utf-8"))["card"]
     artefact["card"]["data_sha256"] = "0" * 64
     (tmp_path / rt.ARTEFACT).write_text(json.dumps(artefact), "utf-8")
     with pytest.raises(DataError, match="other training data"):

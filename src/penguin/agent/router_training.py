@@ -533,7 +533,8 @@ def remeasure(folder: Path | None = None, *, sections: tuple[str, ...] = ("bound
     test, extra = [it for it in items if it.split == "test"], eval_items()
     for name, its in (("test", test), ("independent", extra)):
         if evaluate(model, its, _message_vectors(its, encode)) != artefact["card"][name]:
-            raise DataError(f"{folder / ARTEFACT}: its {name} rates no longer reproduce; rebuild it")
+            raise DataError(f"{folder / ARTEFACT}: its {name} rates no longer reproduce on this machine (int8 "
+                            "results can differ between CPUs, e.g. with and without VNNI); rebuild it here")
     for name in sections:
         its = LATER_SETS[name]()
         artefact["card"][name] = evaluate(model, its, _message_vectors(its, encode))
