@@ -5,20 +5,20 @@ import pytest
 
 from penguin.models import ChatRequest, ResponseCache, load_model
 
-from .conftest import llama_spec as spec
+from .conftest import llama_spec
 
 pytestmark = pytest.mark.slow
 
 
 async def test_plain_calls(llama_server):
-    m = load_model(spec(llama_server), cache=False)
+    m = load_model(llama_spec(llama_server), cache=False)
     res = await m.generate(ChatRequest.chat(None, "Say hello.", temperature=0.0, max_tokens=10, seed=0))
     await m.aclose()
     assert res.text.strip() and 0 < res.completion_tokens <= 10 and res.prompt_tokens > 0
 
 
 async def test_grammar_and_schema_reach_the_server(llama_server):
-    m = load_model(spec(llama_server), cache=False)
+    m = load_model(llama_spec(llama_server), cache=False)
     g = await m.generate(ChatRequest.chat(None, "Rate blue.", max_tokens=10, seed=1, grammar='root ::= [1-5] "/5"'))
     j = await m.generate(ChatRequest.chat(None, "Pick.", max_tokens=20, seed=1, json_schema={
         "type": "object", "properties": {"x": {"type": "integer", "enum": [1, 2]}}, "required": ["x"]}))
@@ -32,7 +32,7 @@ async def test_concurrent_calls_and_cache_hit_on_rerun(llama_server, tmp_path):
 
     cache = ResponseCache(tmp_path / "c.sqlite")
     reqs = [ChatRequest.chat(None, f"Give me word number {i}.", temperature=0.0, max_tokens=6, seed=0) for i in range(6)]
-    m = load_model(spec(llama_server), cache=cache)
+    m = load_model(llama_spec(llama_server), cache=cache)
     first = await asyncio.gather(*(m.generate(r) for r in reqs))
     second = await asyncio.gather(*(m.generate(r) for r in reqs))
     await m.aclose()
