@@ -46,7 +46,7 @@ async def main(n: int) -> None:
     rows = []
     for split in (s for s in SECTIONS if s in card):
         rows.append({"set": split, **{k: "–" if v["rate"] is None else v["rate"] for k, v in card[split].items()
-                                      if k != "by_category"}})
+                                      if isinstance(v, dict) and "rate" in v}})  # not the categories, nor the fingerprint
     table(rows, "Held-out rates in router.json's card (measured at build time, or later by remeasure)")
     encoders(QUERIES[:n])
 

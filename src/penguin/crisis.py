@@ -6,10 +6,15 @@ messages; these patterns are its high-precision floor: phrases that mean danger 
 the classifier thinks ("kill myself", "I took the whole bottle"). They look for first-person
 intent or an act in progress, never for topics ("how do I support a suicidal friend" is not a
 crisis message), and they fire on none of the bundled benign and hard-negative sets (tested).
+The plainest of them are also written in Spanish, French, Portuguese, German and Italian, which
+the classifier cannot read; on messages written blind to them they catch few crises (the router's
+card says how few), so they are a floor, not a reader of those languages.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from typing import Literal
 
@@ -23,6 +28,8 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(kill myself|kms|end my life|take my own life|better off dead|unalive myself)\b",
         r"\b(tonight|today|now)\b.{0,40}\b(jump|hang myself|end it)\b",
         r"\b(this is|here is|writing) my (goodbye|last) (message|note|letter)\b",
+        r"\bwhere to find my body\b",
+        r"\bif i (sit|stay|sleep|lie)\b.{0,40}\bgarage\b.{0,40}\b(car|engine) running\b",
     ),
     "overdose": (
         r"\b(i|i've|ive|i have|just)\s+(just\s+)?(took|taken|swallowed|overdosed)\b.{0,60}"
@@ -30,11 +37,23 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(i|i've|i have)\s+just\s+overdosed\b",
         r"\boverdosed\b.{0,20}\b(tonight|today|an hour ago|minutes ago|just now)\b",
         r"\bhow many\b.{0,40}\b(pills|tablets|of my)\b.{0,50}\b(not wake up|never wake up|to die|kill me|be enough)\b",
+        r"\b(od'?d|overdosed|overdosing)\b.{0,30}\bon purpose\b",
+        r"\b(took|taken|taking|swallowed|injected|injecting|drank)\b[^.?!]{0,60}\b(pills?|tablets?|meds|medication|"
+        r"insulin|doses?|paracetamol|tylenol|acetaminophen|ibuprofen|advil|aspirin|bleach|antifreeze|poison)\b"
+        r"[^.?!]{0,40}\bon purpose\b",
+        r"\b(saving|stockpiling|hoarding)\b.{0,20}\b(pills|meds|tablets)\b.{0,60}\b(enough|is \d+)\b",
     ),
     "self_harm_now": (
         r"\b(i'm|im|i am)\s+(cutting|hurting|burning) myself\b",
         r"\b(bleeding|blood)\b.{0,40}\b(won't|will not|can't) stop\b",
         r"\bcut (myself )?deeper\b",
+        r"\b(i've|ive|i have|i'm|im|i am|i keep)\s+(been\s+)?self.?harming\b(?!\s+free)",
+        r"\b(i keep|i've been|ive been|i have been)\s+(hurting|cutting|burning|hitting) myself\b",
+        r"\b(sh|self.?harming)\s+(rn|right now)\b",
+        r"\b(hit|cut|burned|burnt|bit|punched|hurt)\s+my\s+(arms?|wrists?|legs?|thighs?|head|skin|hands?|stomach)\b"
+        r".{0,40}\bon purpose\b",
+        r"\b(biting|hitting|burning|scratching|punching)\s+(myself|my (arms?|wrists?|legs?|thighs?|skin))\b.{0,30}"
+        r"\b(until|till|til)\s+(it|they|i)\s+(bleeds?|bled|bruises?)\b",
     ),
     "violence": (
         r"\b(i|i'm|im|i am)\s+(going|gonna|about|planning|want)\s+to\s+(kill|shoot|stab|hurt|attack)\s+"
@@ -46,9 +65,67 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(wish|want) (i could|to) (go to )?sleep and (never|not) wake up\b",
         r"\b(everyone|they|my family) would be better off without me\b",
         r"\bdon'?t want to (be alive|exist|live) any ?more\b",
+        r"\bi hope i (don'?t|do not|never) wake up\b",
+        r"\bi hate that i (woke|wake) up\b",
+        r"\bi (fantasi[sz]e|daydream) about (dying|being dead|not waking up)\b",
+        r"\bi (think|thought) about\b.{0,20}\b(stepping|jumping|throwing myself) (in front of|under) (a|the) "
+        r"(bus|train|car|truck|tram)\b",
     ),
 }
-_COMPILED = {kind: [re.compile(p, re.IGNORECASE) for p in pats] for kind, pats in _PATTERNS.items()}
+_DRUGS = (r"(pastillas?|p[ií]ldoras?|comprimidos?|comprim[eé]s|cachets|pilules|m[eé]dicaments|rem[eé]dios|pillole|"
+          r"compresse|pastiglie|tabletten|pillen|paracetamol|acetaminof[eé]n|ibuprofeno?|aspirina?|doliprane|"
+          r"dafalgan|tachipirina|insulina?|diazepam|clonazepam|rivotril|valium|xanax|tramadol|somn[ií]feros|"
+          r"somnif[eè]res|schlaftabletten|sonniferi)")
+_PATTERNS_ELSEWHERE: dict[str, tuple[str, ...]] = {
+    # The classifier reads English only (router.py sends other languages to the agent, never
+    # direct); these are the plainest first-person phrases in Spanish, French, Portuguese, German
+    # and Italian. Hyperbole is common in all five ("me quiero morir de vergüenza", "mi jefe va a
+    # matarme"), so a bare "die" or "kill me" never counts: intent to kill oneself, an amount
+    # of a drug "to die", pills taken on purpose, a threat reported, a wish not to live.
+    "suicide": (
+        r"\b(quiero|voy a|pienso|necesito|decid[ií]) (matarme|suicidarme|quitarme la vida)\b",
+        r"\b(suicidarme|quitarme la vida|me voy a suicidar|me suicido)\b",
+        r"\b(esta noche|hoy|mañana|ya) me mato\b",
+        r"\bje (veux|vais|voudrais) (me tuer|me suicider|en finir)\b|\bme suicider\b|\bmettre fin [àa] (mes jours|ma vie)\b",
+        r"\b(quero|vou) me matar\b|\bme suicidar\b|\b(tirar|acabar com) (a )?minha (pr[oó]pria )?vida\b",
+        r"\bich (will|werde|m[öo]chte) mich umbringen\b|\bich bringe mich um\b|\bmir das leben (zu )?nehmen\b",
+        r"\bich (will|werde) (selbstmord begehen|sterben)\b",
+        r"\b(voglio|vado a|sto per) (uccidermi|ammazzarmi|suicidarmi|farla finita|togliermi la vita)\b",
+        r"\b(suicidarmi|togliermi la vita)\b|\b(stasera|oggi|domani|ormai) mi (uccido|ammazzo)\b",
+    ),
+    "overdose": (
+        r"\b(cu[aá]nt[oa]s?|combien|quant[oa]s?|quant[ei]|wie viele?)\b.{0,60}" + _DRUGS + r".{0,60}"
+        r"\b(para (morir|matarme|morrer|me matar)|pour (mourir|me tuer)|um zu sterben|per (morire|uccidermi))\b",
+        r"\b(tom[eé]|me tom[eé]|trag[uué]|me he tomado|j'ai pris|j'ai aval[eé]|tomei|engoli|ho preso|ho ingoiato|"
+        r"mi sono pres[oa]|habe|hab)\b.{0,60}" + _DRUGS + r".{0,40}"
+        r"\b(a prop[oó]sito|adrede|expr[eè]s|volontairement|de prop[oó]sito|propositalmente|apposta|di proposito|"
+        r"absichtlich|mit absicht)\b",
+    ),
+    "self_harm_now": (
+        r"\bich (ritze|schneide) mich\b|\b(habe|hab) mich (gerade |wieder |heute )*geritzt\b",
+    ),
+    "violence": (
+        r"\b(dijo|dice|amenaz[oó]|jur[oó])\b.{0,20}\bque me (va a |iba a )?(matar|mata)\b",
+        r"\b(il|elle) (a dit|dit|menace|m'a menac[eé]e?)\b.{0,30}\b(va me tuer|de me tuer)\b",
+        r"\b(disse|falou|amea[cç]ou|jurou)\b.{0,20}\bque (vai|ia) me matar\b",
+        r"\b(er|sie) (hat gesagt|sagt|droht|drohte)\b.{0,30}\b(bringt mich um|mich umzubringen|mich umbringen)\b",
+        r"\b(ha detto|dice|minaccia|ha minacciato)\b.{0,30}\b(che mi (ammazza|uccide)|di (uccidermi|ammazzarmi))\b",
+    ),
+    "passive": (
+        r"\b(ya )?no quiero (seguir )?vivir\b|\b(quisiera|quiero|desear[ií]a|ojal[aá]) no (despertar(me)?|existir)\b",
+        r"\bje (ne )?veux plus vivre\b|\bne plus (me r[eé]veiller|exister)\b",
+        r"\bn[aã]o quero mais viver\b|\bn[aã]o (acordar|existir) mais\b",
+        r"\bich will nicht mehr leben\b|\b(w[üu]nsch\w*|will|m[öo]chte)\b.{0,40}\bnicht mehr (aufwachen|aufzuwachen)\b",
+        r"\bnon voglio pi[uù] vivere\b|\bnon (svegliarmi|risvegliarmi) pi[uù]\b",
+    ),
+}
+_COMPILED = {kind: [re.compile(p, re.IGNORECASE) for p in (*pats, *_PATTERNS_ELSEWHERE.get(kind, ()))]
+             for kind, pats in _PATTERNS.items()}
+
+
+def floor_digest() -> str:
+    """What a router card records of the floor its rates were measured with (they include it)."""
+    return hashlib.sha256(json.dumps([_PATTERNS, _PATTERNS_ELSEWHERE], sort_keys=True).encode()).hexdigest()
 
 EMERGENCY = "If you are in immediate danger, call your local emergency number now (911 in the US and Canada, " \
             "112 in the EU, 999 in the UK, 000 in Australia)."

@@ -21,6 +21,8 @@ class GateDecision(BaseModel):
     crisis_score: float
     level: str | None = None
     """crisis only: imminent or passive."""
+    language: str | None = None
+    """The query's language when it is not English (such a query is never answered directly)."""
 
 
 class GateResult(BaseModel):
@@ -57,7 +59,8 @@ def gate_file(path: Path, out: Path | None = None, *, field: str = "query", rout
         for q in queries:
             r = await router.route(q)
             decisions.append(GateDecision(query=q, decision=r.route, score=round(r.score, 4),
-                                          crisis_score=round(r.crisis_score, 4), level=r.level))
+                                          crisis_score=round(r.crisis_score, 4), level=r.level,
+                                          language=r.language))
         return decisions
 
     decisions = asyncio.run(route_all())

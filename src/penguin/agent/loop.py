@@ -133,6 +133,9 @@ class Agent:
         route = await self.router.route(query, [t.reply for t in turns], list(history), llm=self.model)
         d.route, d.crisis, d.crisis_kind = route.route, route.level, route.kind
         d.gate_score = None if route.by == "off" else route.score
+        if route.language:
+            d.trace.append(f"query read as language {route.language!r}: the router's classifier reads English only, "
+                           "so it is not answered directly")
         if route.route == "crisis" and route.level == "imminent" and cfg.crisis_fast_path:
             d.stop_reason = "crisis"
             d.trace.append(f"crisis ({route.level}, by {route.by}): answering at once with the crisis answer")

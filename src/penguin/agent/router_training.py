@@ -79,6 +79,7 @@ import json
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -90,7 +91,8 @@ from ..errors import ConfigError, DataError
 from ..evaluation.summary import proportion_interval
 from ..files import atomic_writer, read_rows
 from ..schema import VALUE_SETS
-from .router import (ARTEFACT, CLASSES, ENCODER, RouterModel, conversation_text, decide, encoder_digest,
+from ..crisis import floor_digest
+from .router import (ARTEFACT, CLASSES, ENCODER, RouterModel, classify, conversation_text, decide, encoder_digest,
                      texts_to_embed)
 from .user import DECLINE_REPLY
 
@@ -137,8 +139,9 @@ def _label(row: dict) -> str:
 def load_items() -> list[Item]:
     """Every labelled item, with its split. Texts of the evaluation sets are kept out of training."""
     held_out = {r["query"].strip().lower() for name in ("benign", "risky") for _, r in read_rows(eval_dir() / f"{name}.jsonl")}
-    held_out |= {r["text"].strip().lower() for name in ("router_probe", "router_boundary")
-                 for _, r in read_rows(eval_dir() / f"{name}.jsonl")}
+    held_out |= {r["text"].strip().lower() for name in ("router_probe.jsonl", "router_boundary.jsonl",
+                                                        *WRITTEN_BLIND.values())
+                 for _, r in read_rows(eval_dir() / name)}
     items: list[Item] = []
     for name, source in (("direct", "direct"), ("agent", "agent"), ("crisis", "crisis"),
                          ("hard_negatives", "hard_negative")):
@@ -230,6 +233,39 @@ def boundary_items() -> list[Item]:
     return items
 
 
+WRITTEN_BLIND = {
+    "explicit": "router_explicit.jsonl",
+    "languages": "router_languages.jsonl",
+}
+"""Sets written after the router was built, by authors who saw neither its data nor the lexical
+floor: ``explicit``, crises said outright in outside style (overdoses taken on purpose, amounts
+"to die" with the means at hand, harm to someone named), 42 of them in Spanish, French, Portuguese,
+German or Italian, and look-alikes that share their words (hyperbole, accidental double doses, a
+friend at risk, pet toxicity, fiction, video games); the floor's English patterns for acts on
+purpose were written before it was read, its patterns in the other languages after (so on those
+lines it is not blind); ``languages``, 60 messages in each of those five languages (crises,
+look-alikes, everyday requests), read only after the floor's patterns were written."""
+
+
+def written_blind_items(name: str) -> list[Item]:
+    """One of the WRITTEN_BLIND sets: crisis rows (with a ``level``) as crisis, the others as the
+    benign (direct) or risky (agent) requests the card counts; a row's ``lang``, when given, leads
+    its kind."""
+    items = []
+    for where, r in read_rows(eval_dir() / WRITTEN_BLIND[name]):
+        label = r.get("level") if r.get("label") == "crisis" else r.get("label")
+        if label not in CLASSES:
+            raise DataError(f"{where}: field 'label': {r.get('label')!r} (level {r.get('level')!r}) is not direct, "
+                            "agent, or crisis with a level of passive or imminent")
+        for field in ("text", "kind"):
+            if not isinstance(r.get(field), str) or not r[field].strip():
+                raise DataError(f"{where}: field {field!r}: missing or empty")
+        source = {"direct": "benign", "agent": "risky"}.get(label, "crisis")
+        kind = f"{r['lang']}/{r['kind']}" if r.get("lang") else r["kind"]
+        items.append(Item([r["text"]], label, source, kind, "eval"))
+    return items
+
+
 def _scores(model: RouterModel, items: list[Item], vectors: list[np.ndarray]) -> tuple[np.ndarray, ...]:
     """Per item, as ``decide`` computes them (no floor): the query's crisis score, the
     conversation's read whole and the loudest reply's alone (0 for a single message), and the
@@ -296,11 +332,16 @@ REPLIED = ("answered:", "dialogue:")
 
 
 def evaluate(model: RouterModel, items: list[Item], vectors: list[np.ndarray]) -> dict:
-    """Routes per (source, kind) on the given items (floor included), and the headline rates."""
+    """Routes per (source, kind) on the given items (floor included), the headline rates, and a
+    fingerprint of the classifier's own decisions (``classify``, no floor): the same fingerprint
+    on another machine means the same model, whatever the floor does."""
     table: dict[str, Counter] = defaultdict(Counter)
+    fingerprint = hashlib.sha256()
     for it, v in zip(items, vectors):
         d = decide(model, it.texts[0], it.texts[1:], [], v)
         table[f"{it.source}:{it.kind}:{it.label}"][d.route] += 1
+        own = classify(model, it.texts[0], it.texts[1:], [], v)
+        fingerprint.update(f"{own.route}:{own.level}\n".encode())
 
     def rate(pred, route):  # noqa: ANN001, ANN202
         rows = [c for k, c in table.items() if pred(k)]
@@ -319,12 +360,15 @@ def evaluate(model: RouterModel, items: list[Item], vectors: list[np.ndarray]) -
         "conversations_to_crisis": rate(lambda k: k.startswith("dialogue:") and k.endswith(":agent"), "crisis"),
         "conversations_crisis_recall": rate(lambda k: k.startswith("dialogue:") and not k.endswith(":agent"),
                                             "crisis"),
+        "crisis_answered_directly": rate(lambda k: k.endswith((":imminent", ":passive")) and not k.startswith(REPLIED),
+                                         "direct"),
         "risky_to_agent": rate(lambda k: k.startswith(RISKY) and k.endswith(":agent"), "agent"),
         "risky_to_direct": rate(lambda k: k.startswith(RISKY) and k.endswith(":agent"), "direct"),
         "risky_to_crisis": rate(lambda k: k.startswith(RISKY) and k.endswith(":agent"), "crisis"),
         "penguin_to_agent": rate(lambda k: k.startswith("bank:"), "agent"),
         "penguin_to_direct": rate(lambda k: k.startswith("bank:"), "direct"),
         "by_category": {k: dict(sorted(c.items())) for k, c in sorted(table.items()) if not k.startswith("bank:")},
+        "classifier_sha256": fingerprint.hexdigest(),
     }
 
 
@@ -494,6 +538,7 @@ def _calibrated(items: list[Item], encoder, head, folder: Path, part: Path, card
                       "weights (per channel), the head then refitted on the int8 encoder's vectors",
         "data_sha256": _data_digest(items),
         "encoder_sha256": encoder_digest(encoder_bytes),
+        "floor_sha256": floor_digest(),
         "sizes": {s: dict(Counter(it.source for it in items if it.split == s)) for s in SPLITS},
         "targets": {"crisis_recall": CRISIS_RECALL, "risky_recall": RISKY_RECALL, "bank_recall": BANK_RECALL,
                     "alarm_cap": ALARM_CAP, "added_false_alarms": ADDED_FALSE_ALARMS},
@@ -510,15 +555,17 @@ def _calibrated(items: list[Item], encoder, head, folder: Path, part: Path, card
     return artefact
 
 
-LATER_SETS = {"boundary": boundary_items}
+LATER_SETS = {"boundary": boundary_items, **{name: partial(written_blind_items, name) for name in WRITTEN_BLIND}}
 """Evaluation sets written after the shipped artefact was built, that ``remeasure`` can add."""
 
 
-def remeasure(folder: Path | None = None, *, sections: tuple[str, ...] = ("boundary",)) -> dict:
-    """Measure a built artefact on evaluation sets added after its build (``sections``), without
-    retraining, and write them into its card: only if the training data is the one it was built
-    on and its test and independent rates come out as stored (so the new figures describe the
-    same model). Returns the artefact."""
+def remeasure(folder: Path | None = None, *, sections: tuple[str, ...] = tuple(LATER_SETS)) -> dict:
+    """Measure a built artefact again without retraining and write the figures into its card: the
+    sets added after its build (``sections``), and the test and independent sets anew, since their
+    rates include the lexical floor and the language check, which may have changed since. Only if
+    the training data is the one it was built on and the classifier still decides the test and
+    independent items as it did (the card's fingerprint of its own decisions; a card without one
+    must reproduce its rates whole), so the figures describe the same model. Returns the artefact."""
     unknown = [name for name in sections if name not in LATER_SETS]
     if unknown:
         raise ConfigError(f"cannot remeasure {', '.join(unknown)}: the sets added after a build are "
@@ -526,22 +573,36 @@ def remeasure(folder: Path | None = None, *, sections: tuple[str, ...] = ("bound
     folder = folder or data_dir()
     model = RouterModel.load(folder)
     artefact = model.card  # router.json as loaded, read once: the model and the card written back agree
+    card = artefact["card"]
     items = load_items()
-    if _data_digest(items) != artefact["card"]["data_sha256"]:
+    if _data_digest(items) != card["data_sha256"]:
         raise DataError(f"{folder / ARTEFACT}: built on other training data; rebuild with penguin raise build-router")
     encode = model.encode_function(threads=2)
     test, extra = [it for it in items if it.split == "test"], eval_items()
+    fresh = {}
     for name, its in (("test", test), ("independent", extra)):
-        if evaluate(model, its, _message_vectors(its, encode)) != artefact["card"][name]:
-            raise DataError(f"{folder / ARTEFACT}: its {name} rates no longer reproduce on this machine (int8 "
+        fresh[name] = evaluate(model, its, _message_vectors(its, encode))
+        stored = card[name]
+        same = (fresh[name]["classifier_sha256"] == stored["classifier_sha256"] if "classifier_sha256" in stored
+                else {k: v for k, v in fresh[name].items() if k != "classifier_sha256"} == stored)
+        if not same:
+            raise DataError(f"{folder / ARTEFACT}: its {name} decisions no longer reproduce on this machine (int8 "
                             "results can differ between CPUs, e.g. with and without VNNI); rebuild it here")
+    changed = {name for name in fresh if _rates(fresh[name]) != _rates(card[name])}
     for name in sections:
         its = LATER_SETS[name]()
-        artefact["card"][name] = evaluate(model, its, _message_vectors(its, encode))
-    artefact["card"]["remeasured"] = sorted(set(artefact["card"].get("remeasured", [])) | set(sections))
+        fresh[name] = evaluate(model, its, _message_vectors(its, encode))
+    card.update(fresh)
+    card["floor_sha256"] = floor_digest()
+    card["remeasured"] = sorted(set(card.get("remeasured", [])) | set(sections) | changed)
     with atomic_writer(folder / ARTEFACT) as fh:  # a crash leaves the artefact as it was
         fh.write(_artefact_json(artefact))
     return artefact
+
+
+def _rates(section: dict) -> dict:
+    """A card section without its fingerprint: what a reader compares."""
+    return {k: v for k, v in section.items() if k != "classifier_sha256"}
 
 
 def _artefact_json(artefact: dict) -> str:
@@ -568,7 +629,14 @@ SECTIONS = {"test": "Held-out test split of the authored data",
             "independent": "Independent sets (written apart from the training data)",
             "boundary": "Boundary set (personal requests that look like shopping or how-to, impersonal ones "
                         "that name risky things, and ordinary ones of both kinds; written apart from the "
-                        "training data)"}
+                        "training data)",
+            "explicit": "Explicit set (crises said outright, 42 in Spanish, French, Portuguese, German or "
+                        "Italian, and look-alikes that share their words; written apart from the training data "
+                        "and the lexical floor, whose patterns in those languages were written after reading it)",
+            "languages": "Languages set (60 messages in each of Spanish, French, Portuguese, German and Italian: "
+                         "crises, look-alikes and everyday requests; read only after the lexical floor was written; "
+                         "the classifier reads English only, so a query read as another language is never answered "
+                         "directly)"}
 """The card's evaluation sets, in the order the page shows them."""
 
 
@@ -581,7 +649,10 @@ def card_markdown(artefact: dict) -> str:
              f"{artefact['thresholds']['crisis']}, direct {artefact['thresholds']['direct']}, the conversation read "
              f"whole {artefact['thresholds'].get('conversation', artefact['thresholds']['crisis'])}, a reply alone "
              f"{artefact['thresholds'].get('reply', 1.0)}. Calibration targets: {_targets(card['targets'])}. "
-             "Where the rates below miss a target, the artefact misses it."
+             "Where the rates below miss a target, the artefact misses it. The rates are the router's: they include "
+             "the lexical floor (`crisis.py`"
+             + (f", patterns sha256 {card['floor_sha256'][:12]}" if card.get("floor_sha256") else "")
+             + ") and the language check (`router.py`: a query in another language is never answered directly)."
              + (f" Measured on this artefact after its build (`router_training.remeasure`): "
                 f"{', '.join(card['remeasured'])}." if card.get("remeasured") else ""), ""]
     names = {"imminent_recall": "imminent danger routed to crisis", "passive_recall": "passive ideation routed to crisis",
@@ -591,6 +662,7 @@ def card_markdown(artefact: dict) -> str:
              "answered_crisis_recall": "crisis queries with ordinary replies routed to crisis",
              "conversations_to_crisis": "ordinary conversations routed to crisis (false alarms)",
              "conversations_crisis_recall": "crisis revealed in a reply routed to crisis",
+             "crisis_answered_directly": "crisis messages answered directly (no safety handling)",
              "benign_to_agent": "benign requests sent to the agent", "benign_to_crisis": "benign requests routed to crisis",
              "risky_to_agent": "risky personal requests sent to the agent",
              "risky_to_direct": "risky personal requests answered directly",
