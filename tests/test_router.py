@@ -245,6 +245,9 @@ def test_the_proxy_answers_benign_questions_at_once_and_still_asks_about_risky_o
             r = client.chat.completions.create(model="m", messages=[{"role": "user", "content": PERSONAL[0]}])
             meta = r.model_extra["penguin"]
             assert meta["action"] == "ask" and meta["gate"] == "agent" and meta["gate_score"] > 0.5
+            r = client.chat.completions.create(model="m", messages=[{"role": "user", "content": ORDINARY_ELSEWHERE[0]}])
+            meta = r.model_extra["penguin"]
+            assert meta["gate"] == "agent" and meta["language"] == "es" and meta["action"] == "ask"
             crisis = client.chat.completions.create(model="m", messages=[{"role": "user", "content": OUTSIDE_CRISIS[2]}])
             assert crisis.model_extra["penguin"]["crisis"] == "imminent"
             assert crisis.choices[0].message.content.startswith("If you are in immediate danger")

@@ -89,7 +89,8 @@ def test_answer_carries_metadata_and_only_understood_categories(upstream):
             model="anything", messages=answered_age("Should I quit my job?", "I'm 30, why?", system="Be brief."))
     assert r.model_extra["penguin"] == {"action": "answer", "attribute": None, "asked": ["Age"], "known": ["Age"],
                                         "withheld": [], "stop_reason": "max_questions", "gate": "agent",
-                                        "gate_score": None, "crisis": None, "upstream_calls": 1}
+                                        "gate_score": None, "crisis": None, "language": None,
+                                        "upstream_calls": 1}
     assert r.object == "chat.completion" and r.model == "penguin-raise" and r.usage.total_tokens == 8
     final = upstream.requests[-1]["messages"]
     assert final[0] == {"role": "system", "content": "Be brief."}  # the client's system text comes first

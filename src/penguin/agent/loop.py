@@ -84,6 +84,8 @@ class Decision(BaseModel):
     crisis: str | None = None
     """Crisis level (imminent or passive) when the router saw danger."""
     crisis_kind: str | None = None
+    language: str | None = None
+    """The query's language when the router read it as not English (then never answered directly)."""
     rating: int | None = None
     """The abstention module's latest rating (scale: 0-5; binary: 5 = enough, 0 = not)."""
     known: dict[Attribute, str] = Field(default_factory=dict)
@@ -131,7 +133,7 @@ class Agent:
         d = Decision(action="answer")
         fallbacks: Counter[str] = Counter()
         route = await self.router.route(query, [t.reply for t in turns], list(history), llm=self.model)
-        d.route, d.crisis, d.crisis_kind = route.route, route.level, route.kind
+        d.route, d.crisis, d.crisis_kind, d.language = route.route, route.level, route.kind, route.language
         d.gate_score = None if route.by == "off" else route.score
         if route.language:
             d.trace.append(f"query read as language {route.language!r}: the router's classifier reads English only, "

@@ -135,6 +135,8 @@ class PenguinMeta(BaseModel):
     """How personal the query looked (1 - P(direct)); direct below the router's threshold."""
     crisis: str | None = None
     """imminent or passive when the router saw danger."""
+    language: str | None = None
+    """The message's language when the router read it as not English (it is then never answered directly)."""
     upstream_calls: int = 0
 
     @classmethod
@@ -144,7 +146,7 @@ class PenguinMeta(BaseModel):
                    known=[a.value for a in d.known], withheld=[a.value for a in d.withheld],
                    stop_reason=d.stop_reason, gate=d.route,
                    gate_score=round(d.gate_score, 4) if d.gate_score is not None else None, crisis=d.crisis,
-                   upstream_calls=calls)
+                   language=d.language, upstream_calls=calls)
 
 
 class TokenUsage(BaseModel):
