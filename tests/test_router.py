@@ -129,6 +129,8 @@ async def test_other_languages_are_never_answered_directly(router):
     for text in ORDINARY_ELSEWHERE:
         d = await router.route(text)
         assert d.route == "agent" and d.language in ("es", "fr", "pt", "de", "it"), (text, d)
+    later = await router.route("What's the capital of France?", history=[ORDINARY_ELSEWHERE[1]])
+    assert later.route == "agent" and later.language == "fr"
     for text in ["How do I say 'good morning' in Spanish?", "Translate 'thank you very much' into German."]:
         d = await router.route(text)
         assert d.route == "direct" and d.language is None, text
@@ -148,6 +150,9 @@ def test_the_shipped_artefact_says_what_it_measured():
     assert card["explicit"]["imminent_recall"]["n"] == 100 and card["explicit"]["benign_to_crisis"]["n"] > 70
     # in the languages the classifier cannot read, no crisis is answered directly
     assert card["languages"]["imminent_recall"]["n"] == 80 and card["languages"]["crisis_answered_directly"]["count"] == 0
+    from penguin.crisis import floor_digest  # the card's rates were measured with the floor that ships
+
+    assert card["floor_sha256"] == floor_digest()
 
 
 def test_a_text_gets_the_same_vector_alone_or_with_others():
@@ -286,8 +291,12 @@ def test_a_set_added_after_the_build_is_measured_on_the_same_model(tmp_path):
     write(artefact)
     with pytest.raises(DataError, match="test decisions no longer reproduce"):
         rt.remeasure(tmp_path)
-    artefact["card"]["test"] = {k: v for k, v in stored_test.items() if k != "classifier_sha256"}
-    artefact["card"]["test"]["benign_to_agent"] = {"n": 330, "count": 0, "rate": 0.0}
+    older = {k: v for k, v in stored_test.items() if k not in ("classifier_sha256", "crisis_answered_directly")}
+    if BUILD_CPU:  # a card from before fingerprints (and before a rate was added) whose rates reproduce
+        artefact["card"]["test"] = older
+        write(artefact)
+        assert rt.remeasure(tmp_path)["card"]["test"] == stored_test
+    artefact["card"]["test"] = {**older, "benign_to_agent": {"n": 330, "count": 0, "rate": 0.0}}
     write(artefact)
     with pytest.raises(DataError, match="no longer reproduce"):
         rt.remeasure(tmp_path)

@@ -22,7 +22,8 @@ class GateDecision(BaseModel):
     level: str | None = None
     """crisis only: imminent or passive."""
     language: str | None = None
-    """The query's language when it is not English (such a query is never answered directly)."""
+    """The query's language when read as not English with at least 80% confidence (such a query
+    is never answered directly)."""
 
 
 class GateResult(BaseModel):

@@ -85,7 +85,8 @@ class Decision(BaseModel):
     """Crisis level (imminent or passive) when the router saw danger."""
     crisis_kind: str | None = None
     language: str | None = None
-    """The query's language when the router read it as not English (then never answered directly)."""
+    """The query's language when the router read it as not English (then never answered directly;
+    router.RouteDecision.language)."""
     rating: int | None = None
     """The abstention module's latest rating (scale: 0-5; binary: 5 = enough, 0 = not)."""
     known: dict[Attribute, str] = Field(default_factory=dict)

@@ -28,8 +28,9 @@ How it decides, safety first, with no model call on the default path:
    says the danger outright ("maybe it'd be better if I just faded away") must not hide behind a
    harmless query. The gate looks at the query itself. The thresholds were calibrated on a held-out
    split and are stored in the artefact with its measured rates;
-3. the language check: the classifier reads English only, so a query read as another language is
-   never answered directly (it goes to the agent; ``foreign_language`` says why);
+3. the language check: the classifier reads English only, so a query read as another language
+   (or asked after a message that was) is never answered directly; it goes to the agent
+   (``foreign_language`` says why);
 4. optionally (``llm_check``, for a capable model), one constrained model call that can only make
    the route more careful: direct -> agent, or agent -> crisis. It never relaxes a decision.
 """
@@ -69,8 +70,9 @@ class RouteDecision(BaseModel):
     conversation read whole (each is held to its own threshold)."""
     by: Literal["lexical", "classifier", "llm", "off"] = "classifier"
     language: str | None = None
-    """The query's language when the router found it is not English (ISO 639-1): the classifier
-    reads English only, so such a query goes to the agent rather than being answered directly."""
+    """The language (ISO 639-1) of the query, or of an earlier message, when read as not English
+    with at least FOREIGN_CONFIDENCE: the classifier reads English only, so the query is then never
+    answered directly."""
 
 
 ARTEFACT, ENCODER = "router.json", "router_encoder.onnx"
@@ -187,16 +189,20 @@ def decide(model: RouterModel, query: str, replies: list[str], history: list[str
             return RouteDecision(route="crisis", level=hit[1], kind=hit[0], score=float(1 - p[0, 0]),
                                  crisis_score=1.0, by="lexical")
     decision = classify(model, query, replies, history, vectors)
-    if decision.route == "direct" and (language := foreign_language(query)) is not None:
-        return decision.model_copy(update={"route": "agent", "language": language})
-    return decision
+    language = next((lang for text in [query, *history] if (lang := foreign_language(text))), None)
+    if language is None:
+        return decision
+    return decision.model_copy(update={"language": language,
+                                       "route": "agent" if decision.route == "direct" else decision.route})
 
 
-ENGLISH_DOUBT = 0.8
-"""A query is read as another language only when the identifier is at least this sure. Of the
+FOREIGN_CONFIDENCE = 0.8
+"""A message is read as another language only when the identifier is at least this sure. Of the
 14,769 texts of the training and evaluation sets, ten pass it: the one written in Spanish, and nine
 requests to translate a quoted foreign sentence (at 0.7, "force quit app mac" and "no comment" pass
-too); short foreign messages ("gracias por todo", 0.79) fall under it and are read as English."""
+too). Short foreign messages fall under it and are read as English ("quiero morir", 0.78; "gracias
+por todo", 0.79): the identifier cannot tell on a few words, and the English side is no better
+("ok" and "hi" score 0.02 as English)."""
 LANGUAGES = ("en es fr pt de it nl pl ru uk tr ar fa he hi bn ur id ms vi th zh ja ko sv da no fi cs sk hu "
              "ro el bg hr sr sl lt lv et tl sw").split()
 """What the identifier may answer: widely written languages. Left to its 97, it read 4% of our
@@ -205,7 +211,10 @@ English texts as Afrikaans, Welsh, Latin or Pidgin, most of them short."""
 
 @lru_cache(maxsize=1)
 def _language_identifier():  # noqa: ANN202 - a py3langid LanguageIdentifier
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    try:
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    except ImportError as exc:
+        raise ConfigError("the router's language check needs py3langid: pip install 'penguin-safety[raise]'") from exc
 
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     identifier.set_languages(LANGUAGES)
@@ -213,13 +222,14 @@ def _language_identifier():  # noqa: ANN202 - a py3langid LanguageIdentifier
 
 
 def foreign_language(text: str) -> str | None:
-    """The language of ``text`` when it is surely not English, else None. The classifier reads
-    English only: on messages in Spanish, French, Portuguese, German or Italian it answered most
-    crises *directly* (measured: 19 of 21 written for the test), so such a query is never answered
-    at once; it goes to the agent (the paper's behaviour), and the lexical floor covers the plainest
-    phrases in those languages."""
+    """The language of ``text`` when it is read as not English with FOREIGN_CONFIDENCE, else None.
+    The classifier reads English only: on the languages set (``data/eval/router_languages.jsonl``)
+    it answered 62 of 80 imminent crises and 35 of 40 passive ones *directly*. So a query read as
+    another language, or asked after a message that was, is never answered at once; it goes to the
+    agent (the paper's behaviour), and the lexical floor covers the plainest phrases in five
+    languages."""
     language, confidence = _language_identifier().classify(text)
-    return language if language != "en" and confidence >= ENGLISH_DOUBT else None
+    return language if language != "en" and confidence >= FOREIGN_CONFIDENCE else None
 
 
 def classify(model: RouterModel, query: str, replies: list[str], history: list[str], vectors: np.ndarray) -> RouteDecision:

@@ -85,13 +85,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..crisis import floor_digest
 from ..dataset.query_bank import query_bank
 from ..dataset.splits import split_of
 from ..errors import ConfigError, DataError
 from ..evaluation.summary import proportion_interval
 from ..files import atomic_writer, read_rows
 from ..schema import VALUE_SETS
-from ..crisis import floor_digest
 from .router import (ARTEFACT, CLASSES, ENCODER, RouterModel, classify, conversation_text, decide, encoder_digest,
                      texts_to_embed)
 from .user import DECLINE_REPLY
@@ -334,7 +334,7 @@ REPLIED = ("answered:", "dialogue:")
 def evaluate(model: RouterModel, items: list[Item], vectors: list[np.ndarray]) -> dict:
     """Routes per (source, kind) on the given items (floor included), the headline rates, and a
     fingerprint of the classifier's own decisions (``classify``, no floor): the same fingerprint
-    on another machine means the same model, whatever the floor does."""
+    on another machine means the same decisions on these items, whatever the floor does."""
     table: dict[str, Counter] = defaultdict(Counter)
     fingerprint = hashlib.sha256()
     for it, v in zip(items, vectors):
@@ -565,7 +565,8 @@ def remeasure(folder: Path | None = None, *, sections: tuple[str, ...] = tuple(L
     rates include the lexical floor and the language check, which may have changed since. Only if
     the training data is the one it was built on and the classifier still decides the test and
     independent items as it did (the card's fingerprint of its own decisions; a card without one
-    must reproduce its rates whole), so the figures describe the same model. Returns the artefact."""
+    must reproduce every rate it holds, so its floor must be the one it was measured with), so the
+    figures describe the same model. Returns the artefact."""
     unknown = [name for name in sections if name not in LATER_SETS]
     if unknown:
         raise ConfigError(f"cannot remeasure {', '.join(unknown)}: the sets added after a build are "
@@ -584,7 +585,7 @@ def remeasure(folder: Path | None = None, *, sections: tuple[str, ...] = tuple(L
         fresh[name] = evaluate(model, its, _message_vectors(its, encode))
         stored = card[name]
         same = (fresh[name]["classifier_sha256"] == stored["classifier_sha256"] if "classifier_sha256" in stored
-                else {k: v for k, v in fresh[name].items() if k != "classifier_sha256"} == stored)
+                else all(fresh[name].get(k) == v for k, v in stored.items()))  # rates added since may be missing
         if not same:
             raise DataError(f"{folder / ARTEFACT}: its {name} decisions no longer reproduce on this machine (int8 "
                             "results can differ between CPUs, e.g. with and without VNNI); rebuild it here")
@@ -674,8 +675,8 @@ def card_markdown(artefact: dict) -> str:
             continue
         lines += [f"## {title}", "", "| rate | value | 95% interval (Wilson) | n |", "|---|---|---|---|"]
         for key, label in names.items():
-            v = card[split][key]
-            if v["rate"] is not None:
+            v = card[split].get(key)  # a card written before a rate was added lacks it
+            if v is not None and v["rate"] is not None:
                 iv = proportion_interval(v["count"], v["n"])
                 lines.append(f"| {label} | {v['rate']:.1%} | {iv.low:.1%} to {iv.high:.1%} | {v['n']} |")
         lines += ["", "| set : category : label | crisis | agent | direct |", "|---|---|---|---|"]
